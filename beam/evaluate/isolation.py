@@ -1,0 +1,177 @@
+"""OS-level isolation applied in the child between fork and exec.
+
+What is enforced where (see SECURITY.md for the threat model):
+
+* every POSIX system: new session (the whole process group is killed at the end),
+  CPU-time, address-space, file-size and core-size limits, empty working
+  directory, scrubbed environment;
+* Linux: the host marks itself non-dumpable so other processes cannot read its
+  memory through ``/proc/<pid>/mem``; ``no_new_privs`` on the child;
+* Linux as root: a private network namespace (no network at all), a private
+  mount namespace in which the root filesystem is read-only except the
+  sandbox's own directory and ``/dev/shm``, configured paths hidden behind an
+  empty read-only tmpfs, and every capability dropped (so the child cannot
+  undo any of this, ptrace the host, or exceed ``RLIMIT_NPROC``);
+* Linux as a normal user: a user + network namespace when the kernel allows it.
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import resource
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWNET = 0x40000000
+MS_RDONLY = 1
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_REMOUNT = 32
+MS_BIND = 4096
+MS_REC = 16384
+MS_PRIVATE = 1 << 18
+PR_SET_DUMPABLE = 4
+PR_CAPBSET_DROP = 24
+PR_SET_NO_NEW_PRIVS = 38
+LINUX_CAPABILITY_VERSION_3 = 0x20080522
+LAST_CAP = 63
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True) if sys.platform == "linux" else None
+
+
+@dataclass
+class IsolationPlan:
+    """What the child should get; ``applied`` is filled in by the host's dry checks."""
+
+    workdir: Path
+    cpu_seconds: int
+    memory_bytes: int
+    file_bytes: int
+    max_threads: int
+    hidden_paths: list[Path] = field(default_factory=list)  # files or folders the child must not read
+    network: bool = False
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def make_host_undumpable() -> bool:
+    """Stop other same-user processes (a candidate included) from reading this process's memory."""
+    if _libc is None:
+        return False
+    return _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0
+
+
+def running_as_root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def enforced_features(plan: IsolationPlan) -> list[str]:
+    """Human-readable list of what :func:`apply_in_child` will enforce on this machine."""
+    features = ["process-group kill", "rlimit cpu", "rlimit address-space", "rlimit file-size",
+                "empty workdir", "scrubbed environment"]
+    if sys.platform == "linux":
+        features += ["host non-dumpable", "no_new_privs"]
+        if running_as_root():
+            features += ["rlimit threads", "read-only filesystem", "hidden paths", "capabilities dropped"]
+            if not plan.network:
+                features.append("no network (namespace)")
+        elif not plan.network:
+            features.append("no network (user namespace, if the kernel allows)")
+    return features
+
+
+def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    _check(_libc.mount(source and source.encode(), target.encode(), fstype and fstype.encode(),
+                       ctypes.c_ulong(flags), data and data.encode()), f"mount {target}")
+
+
+def _private_filesystem(plan: IsolationPlan) -> None:
+    _check(_libc.unshare(CLONE_NEWNS), "unshare(mount)")
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    workdir = str(plan.workdir)
+    _mount(workdir, workdir, None, MS_BIND)
+    for hidden in plan.hidden_paths:
+        if hidden.is_dir() and not plan.workdir.is_relative_to(hidden):
+            _mount("tmpfs", str(hidden), "tmpfs", MS_NOSUID | MS_NODEV | MS_RDONLY, "size=4k,mode=0555")
+        elif hidden.is_file():
+            _mount("/dev/null", str(hidden), None, MS_BIND)
+    _mount(None, "/", None, MS_REMOUNT | MS_BIND | MS_RDONLY)
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+def _drop_capabilities() -> None:
+    for cap in range(LAST_CAP + 1):
+        _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
+    header = _CapHeader(LINUX_CAPABILITY_VERSION_3, 0)
+    data = (_CapData * 2)()
+    _check(_libc.capset(ctypes.byref(header), data), "capset")
+
+
+def apply_in_child(plan: IsolationPlan) -> None:
+    """Run in the forked child before exec (``preexec_fn``): apply every limit that this OS allows."""
+    os.setsid()
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_CPU, (plan.cpu_seconds, plan.cpu_seconds + 1))
+    resource.setrlimit(resource.RLIMIT_AS, (plan.memory_bytes, plan.memory_bytes))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (plan.file_bytes, plan.file_bytes))
+    if sys.platform != "linux":
+        return
+    if running_as_root():
+        flags = CLONE_NEWNET if not plan.network else 0
+        if flags:
+            _check(_libc.unshare(flags), "unshare(network)")
+        _private_filesystem(plan)
+        resource.setrlimit(resource.RLIMIT_NPROC, (plan.max_threads, plan.max_threads))
+        _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+        _drop_capabilities()
+    else:
+        if not plan.network:
+            _libc.unshare(CLONE_NEWUSER | CLONE_NEWNET)  # best effort: many kernels forbid it
+        _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+
+
+def count_user_threads(uid: int) -> int:
+    """Threads currently owned by ``uid`` (RLIMIT_NPROC counts all of them, not just the child's)."""
+    total = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/status") as status:
+                fields = dict(line.split(":", 1) for line in status if ":" in line)
+            if int(fields["Uid"].split()[1]) == uid:
+                total += int(fields["Threads"])
+        except (OSError, KeyError, ValueError):
+            continue
+    return total
+
+
+def processes_with_marker(marker: str) -> list[int]:
+    """PIDs whose initial environment carries ``marker`` (finds escaped grandchildren too)."""
+    needle = marker.encode()
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/environ", "rb") as env:
+                if needle in env.read():
+                    found.append(int(entry.name))
+        except OSError:
+            continue
+    return found

@@ -1,0 +1,100 @@
+"""Wire format between the host and a sandbox worker.
+
+A message is a 4-byte big-endian header length, a JSON header, then the raw
+bytes of the arrays the header describes. JSON and raw buffers only: the host
+never unpickles anything a candidate produced.
+"""
+from __future__ import annotations
+
+import json
+import os
+import select
+import struct
+import time
+from typing import Any
+
+import numpy as np
+
+ALLOWED_DTYPES = {"int64", "int32", "int16", "int8", "uint8", "bool", "float64", "float32", "float16"}
+MAX_HEADER_BYTES = 1 << 20
+
+
+class ProtocolError(Exception):
+    """The other side sent something that is not a well-formed message."""
+
+
+class DeadlineExceeded(TimeoutError):
+    """The other side did not finish its message in time."""
+
+
+def encode(header: dict[str, Any], arrays: list[np.ndarray] | tuple = ()) -> bytes:
+    """Serialise a header and arrays into one message."""
+    arrays = [np.ascontiguousarray(a) for a in arrays]
+    header = dict(header, arrays=[{"dtype": a.dtype.name, "shape": list(a.shape)} for a in arrays])
+    head = json.dumps(header).encode()
+    return struct.pack(">I", len(head)) + head + b"".join(a.tobytes() for a in arrays)
+
+
+def _wait(fd: int, deadline: float | None, writable: bool = False) -> None:
+    if deadline is None:
+        return
+    left = deadline - time.perf_counter()
+    ready = select.select([], [fd], [], max(left, 0))[1] if writable else select.select([fd], [], [], max(left, 0))[0]
+    if not ready:
+        raise DeadlineExceeded("deadline passed")
+
+
+def _read_exact(fd: int, size: int, deadline: float | None = None) -> bytes:
+    chunks, left = [], size
+    while left:
+        _wait(fd, deadline)
+        chunk = os.read(fd, min(left, 1 << 20))
+        if not chunk:
+            raise EOFError("the other side closed the channel")
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def read_message(fd: int, max_bytes: int, deadline: float | None = None) -> tuple[dict[str, Any], list[np.ndarray]]:
+    """Read one message from ``fd``; arrays above ``max_bytes`` in total are refused.
+
+    With a ``deadline`` (a ``time.perf_counter()`` value) :class:`DeadlineExceeded` is
+    raised when the message is not complete by then.
+    """
+    (head_len,) = struct.unpack(">I", _read_exact(fd, 4, deadline))
+    if head_len > MAX_HEADER_BYTES:
+        raise ProtocolError(f"header of {head_len} bytes is too large")
+    try:
+        header = json.loads(_read_exact(fd, head_len, deadline))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ProtocolError(f"header is not JSON: {exc}") from None
+    if not isinstance(header, dict) or not isinstance(header.get("arrays", []), list):
+        raise ProtocolError("header must be a JSON object with an 'arrays' list")
+    specs, sizes = [], []
+    for spec in header.get("arrays", []):
+        try:
+            dtype, shape = spec["dtype"], [int(s) for s in spec["shape"]]
+        except (TypeError, KeyError, ValueError):
+            raise ProtocolError(f"bad array description {spec!r}") from None
+        if dtype not in ALLOWED_DTYPES or any(s < 0 for s in shape) or len(shape) > 8:
+            raise ProtocolError(f"array of dtype {dtype!r} and shape {shape} is not allowed")
+        specs.append((np.dtype(dtype), shape))
+        sizes.append(int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize)
+    if sum(sizes) > max_bytes:
+        raise ProtocolError(f"output of {sum(sizes)} bytes exceeds the limit of {max_bytes} bytes")
+    arrays = [np.frombuffer(_read_exact(fd, size, deadline), dtype=dtype).reshape(shape).copy()
+              for (dtype, shape), size in zip(specs, sizes)]
+    return header, arrays
+
+
+def write_message(fd: int, data: bytes, deadline: float | None = None) -> None:
+    """Write a whole encoded message to ``fd`` (by ``deadline``, if given)."""
+    view = memoryview(data)
+    while view:
+        _wait(fd, deadline, writable=True)
+        try:
+            written = os.write(fd, view[: 1 << 16])
+        except BlockingIOError:
+            continue
+        view = view[written:]

@@ -1,0 +1,267 @@
+"""Host side of the sandbox: run one candidate module in an isolated, limited child process.
+
+>>> with Sandbox("solver.py", "rebalance_experts") as box:   # doctest: +SKIP
+...     result = box.call(weight_array, 288, 8, 4, 32)
+...     phy2log, log2phy, logcnt = result.outputs
+
+Timing is measured here, in the host, around the whole request/reply, so the
+candidate cannot fake it by patching clocks in its own process. Between calls
+the host may :meth:`Sandbox.pause` the child (SIGSTOP on its process group) so
+that background threads cannot steal CPU from anything the host times meanwhile.
+"""
+from __future__ import annotations
+
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from beam.evaluate import isolation
+from beam.evaluate.protocol import DeadlineExceeded, ProtocolError, encode, read_message, write_message
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+MEMORY_MARKERS = ("MemoryError", "can't allocate memory", "not enough memory", "std::bad_alloc",
+                  "Cannot allocate memory")
+
+
+@dataclass
+class SandboxLimits:
+    """Resource limits for one sandboxed candidate (all calls together for the CPU limit)."""
+
+    call_timeout_s: float = 10.0
+    start_timeout_s: float = 60.0
+    cpu_seconds: int = 300
+    memory_mb: int = 4096
+    file_mb: int = 16
+    max_output_mb: int = 256
+    extra_threads: int = 256
+    torch_threads: int = 1
+    network: bool = False
+
+
+class SandboxError(Exception):
+    """A candidate failed in a way the caller should record: ``kind`` says how.
+
+    Kinds: ``load`` (import failed), ``runtime`` (the call raised), ``timeout``,
+    ``memory``, ``crash`` (the process died), ``protocol`` (malformed reply),
+    ``violation`` (the candidate broke the rules of the channel).
+    """
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(f"{kind}: {message}")
+        self.kind = kind
+        self.message = message
+
+
+@dataclass
+class CallResult:
+    """Outputs of one call and the wall time the host measured around it."""
+
+    outputs: list[np.ndarray]
+    seconds: float
+
+
+@dataclass
+class Sandbox:
+    """One isolated worker process serving calls to ``entry`` of the module at ``source``."""
+
+    source: Path | str
+    entry: str
+    limits: SandboxLimits = field(default_factory=SandboxLimits)
+    hidden_paths: tuple[Path, ...] = ()
+
+    def __post_init__(self) -> None:
+        self._proc: subprocess.Popen | None = None
+        self._workdir: Path | None = None
+        self._marker = f"BEAM_SANDBOX_ID={uuid.uuid4().hex}"
+        self._paused = False
+        self._nonce = 0
+        self.enforced: list[str] = []
+
+    # ----------------------------------------------------------------- lifecycle
+    def start(self) -> "Sandbox":
+        """Start the worker and import the candidate; raises :class:`SandboxError` on failure."""
+        source = Path(self.source)
+        self._workdir = Path(tempfile.mkdtemp(prefix="beam-sandbox-"))
+        shutil.copyfile(source, self._workdir / "candidate.py")
+        isolation.make_host_undumpable()
+        plan = isolation.IsolationPlan(
+            workdir=self._workdir, cpu_seconds=self.limits.cpu_seconds,
+            memory_bytes=self.limits.memory_mb << 20, file_bytes=self.limits.file_mb << 20,
+            max_threads=self.limits.extra_threads + (isolation.count_user_threads(0)
+                                                     if isolation.running_as_root() else 0),
+            hidden_paths=[Path(p).resolve() for p in self.hidden_paths], network=self.limits.network)
+        self.enforced = isolation.enforced_features(plan)
+        to_child_r, self._to_child = os.pipe()
+        self._from_child, from_child_w = os.pipe()
+        os.set_blocking(self._to_child, False)
+        env = {"PATH": "/usr/bin:/bin", "HOME": str(self._workdir), "TMPDIR": str(self._workdir),
+               "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
+               "PYTHONPATH": str(PROJECT_ROOT), "OMP_NUM_THREADS": str(self.limits.torch_threads),
+               "MKL_NUM_THREADS": str(self.limits.torch_threads),
+               "BEAM_TORCH_THREADS": str(self.limits.torch_threads)}
+        key, value = self._marker.split("=")
+        env[key] = value
+        with open(self._workdir / "stdout.txt", "wb") as out, open(self._workdir / "stderr.txt", "wb") as err:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-s", "-B", "-m", "beam.evaluate.worker", str(self._workdir / "candidate.py"),
+                 self.entry, str(to_child_r), str(from_child_w)],
+                cwd=self._workdir, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                pass_fds=(to_child_r, from_child_w), preexec_fn=lambda: isolation.apply_in_child(plan))
+        os.close(to_child_r)
+        os.close(from_child_w)
+        deadline = time.perf_counter() + self.limits.start_timeout_s
+        header, _ = self._receive(deadline, "starting the candidate")
+        if not header.get("ok"):
+            self.close()
+            raise SandboxError("load", str(header.get("error", "the candidate could not be imported")))
+        return self
+
+    def __enter__(self) -> "Sandbox":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Kill the worker, anything it spawned, and remove its directory."""
+        if self._proc is not None:
+            self._kill()
+            for fd in (self._to_child, self._from_child):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+            self._proc = None
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = None
+
+    def _kill(self) -> None:
+        proc = self._proc
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        if sys.platform == "linux":
+            for pid in isolation.processes_with_marker(self._marker):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+
+    # ----------------------------------------------------------------- control
+    def pause(self) -> None:
+        """Freeze the worker's whole process group (no CPU use until :meth:`resume`)."""
+        if self._proc is not None and not self._paused:
+            self._signal_group(signal.SIGSTOP)
+            self._paused = True
+
+    def resume(self) -> None:
+        if self._proc is not None and self._paused:
+            self._signal_group(signal.SIGCONT)
+            self._paused = False
+
+    def _signal_group(self, sig: int) -> None:
+        try:
+            os.killpg(self._proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def call(self, *args: Any) -> CallResult:
+        """Call the entry function; arrays become torch tensors in the child, other args stay JSON values.
+
+        Raises :class:`SandboxError` for every failure; after a ``timeout``,
+        ``crash``, ``protocol`` or ``violation`` the sandbox is closed.
+        """
+        if self._proc is None:
+            raise SandboxError("crash", "the sandbox is not running")
+        self.resume()
+        if select.select([self._from_child], [], [], 0)[0]:
+            self._fail("violation", "the candidate wrote to the result channel outside of a call")
+        arrays, spec = [], []
+        for arg in args:
+            if isinstance(arg, np.ndarray):
+                spec.append({"array": len(arrays)})
+                arrays.append(arg)
+            else:
+                spec.append({"value": arg})
+        self._nonce += 1
+        message = encode({"op": "call", "nonce": self._nonce, "args": spec}, arrays)
+        start = time.perf_counter()
+        deadline = start + self.limits.call_timeout_s
+        try:
+            write_message(self._to_child, message, deadline)
+        except DeadlineExceeded:
+            self._fail("timeout", f"the candidate did not accept its input within {self.limits.call_timeout_s:g} s")
+        except (BrokenPipeError, OSError):
+            self._fail(*self._death_reason())
+        header, outputs = self._receive(deadline, "the call")
+        seconds = time.perf_counter() - start
+        if header.get("nonce") != self._nonce:
+            self._fail("violation", "the reply does not answer this call")
+        if not header.get("ok"):
+            message = str(header.get("error", "the call failed"))[:2000]
+            kind = "memory" if any(m in message for m in MEMORY_MARKERS) else "runtime"
+            raise SandboxError(kind, message)
+        return CallResult(outputs=outputs, seconds=seconds)
+
+    # ----------------------------------------------------------------- internals
+    def _receive(self, deadline: float, what: str) -> tuple[dict, list[np.ndarray]]:
+        try:
+            return read_message(self._from_child, self.limits.max_output_mb << 20, deadline)
+        except DeadlineExceeded:
+            limit = self.limits.call_timeout_s if what == "the call" else self.limits.start_timeout_s
+            self._fail("timeout", f"{what} did not finish within {limit:g} s")
+        except EOFError:
+            self._fail(*self._death_reason())
+        except ProtocolError as exc:
+            self._fail("protocol", str(exc))
+        raise AssertionError("unreachable")
+
+    def _fail(self, kind: str, message: str) -> None:
+        self.close()
+        raise SandboxError(kind, message)
+
+    def _death_reason(self) -> tuple[str, str]:
+        proc = self._proc
+        try:
+            code = proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            return "crash", "the worker closed its result channel but kept running"
+        tail = self._stderr_tail()
+        if code < 0:
+            sig = signal.Signals(-code).name
+            kind = {"SIGXCPU": "timeout", "SIGKILL": "crash", "SIGXFSZ": "violation"}.get(sig, "crash")
+            reasons = {"SIGXCPU": "CPU-time limit exceeded", "SIGXFSZ": "file-size limit exceeded"}
+            message = reasons.get(sig, f"the worker was killed by {sig}")
+        else:
+            kind, message = "crash", f"the worker exited with code {code}"
+        if any(m in tail for m in MEMORY_MARKERS):
+            kind = "memory"
+        return kind, message + (f"; stderr: {tail}" if tail else "")
+
+    def _stderr_tail(self, size: int = 600) -> str:
+        if self._workdir is None:
+            return ""
+        try:
+            with open(self._workdir / "stderr.txt", "rb") as err:
+                err.seek(0, os.SEEK_END)
+                err.seek(max(0, err.tell() - size))
+                return err.read().decode("utf-8", "replace").strip()
+        except OSError:
+            return ""

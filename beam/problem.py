@@ -1,0 +1,101 @@
+"""Load ``problems/<name>/`` into a :class:`Problem`: its configuration, files and evaluator.
+
+Every malformed piece (missing file, bad TOML, wrong types) raises
+:class:`ProblemError` with one line naming the file and what is wrong.
+"""
+from __future__ import annotations
+
+import importlib.util
+import sys
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+REQUIRED_KEYS = {"name": str, "entry": str, "direction": str}
+
+
+class ProblemError(ValueError):
+    """A problem folder or its problem.toml is malformed."""
+
+
+@dataclass
+class Problem:
+    """A problem folder: ``problem.toml``, description, skeletons and ``evaluate.py``."""
+
+    root: Path
+    config: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return self.config["problem"]["name"]
+
+    @property
+    def entry(self) -> str:
+        return self.config["problem"]["entry"]
+
+    def file(self, key: str) -> Path:
+        """Path of a file named under ``[problem]`` (e.g. ``description``, ``reference``)."""
+        value = self.config["problem"].get(key)
+        if not isinstance(value, str):
+            raise ProblemError(f"{self.root / 'problem.toml'}: [problem] has no '{key}' file entry")
+        path = self.root / value
+        if not path.exists():
+            raise ProblemError(f"{self.root / 'problem.toml'}: [problem].{key} = {value!r} does not exist")
+        return path
+
+    def section(self, name: str) -> dict[str, Any]:
+        value = self.config.get(name, {})
+        if not isinstance(value, dict):
+            raise ProblemError(f"{self.root / 'problem.toml'}: [{name}] must be a table")
+        return value
+
+    def skeletons(self) -> list[Path]:
+        """Initial skeleton files, sorted by name."""
+        return sorted(self.file("skeletons").glob("*.py"))
+
+    def evaluator(self) -> ModuleType:
+        """The problem's ``evaluate.py``, imported by path (problems are not packages)."""
+        path = self.root / "evaluate.py"
+        if not path.exists():
+            raise ProblemError(f"{path}: missing (every problem needs an evaluate.py)")
+        module_name = f"beam_problem_{self.name}_evaluate"
+        if module_name in sys.modules:
+            return sys.modules[module_name]
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        spec.loader.exec_module(module)
+        if not callable(getattr(module, "evaluate", None)):
+            raise ProblemError(f"{path}: defines no evaluate() function")
+        return module
+
+    def evaluate(self, candidate: Path, **options: Any) -> dict[str, Any]:
+        """Score a candidate solver file; see the problem's ``evaluate.py`` for the options."""
+        return self.evaluator().evaluate(self, Path(candidate), **options)
+
+
+def load_problem(path: str | Path) -> Problem:
+    """Read a problem folder (or its ``problem.toml``) and check the required keys."""
+    root = Path(path)
+    if root.name == "problem.toml":
+        root = root.parent
+    toml_path = root / "problem.toml"
+    if not root.is_dir():
+        raise ProblemError(f"{root}: not a problem folder")
+    if not toml_path.is_file():
+        raise ProblemError(f"{toml_path}: missing (a problem folder needs a problem.toml)")
+    try:
+        config = tomllib.loads(toml_path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ProblemError(f"{toml_path}: not valid TOML: {exc}") from None
+    head = config.get("problem")
+    if not isinstance(head, dict):
+        raise ProblemError(f"{toml_path}: missing the [problem] table")
+    for key, kind in REQUIRED_KEYS.items():
+        if not isinstance(head.get(key), kind):
+            raise ProblemError(f"{toml_path}: [problem].{key} must be a {kind.__name__}")
+    if head["direction"] not in ("maximize", "minimize"):
+        raise ProblemError(f"{toml_path}: [problem].direction must be 'maximize' or 'minimize'")
+    return Problem(root=root.resolve(), config=config)

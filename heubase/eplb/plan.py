@@ -1,0 +1,89 @@
+"""Plan plumbing: slot→GPU maps, per-slot and per-GPU loads, log2phy construction."""
+from __future__ import annotations
+
+import torch
+
+
+def gpu_of_slot(num_slots: int, num_gpus: int) -> torch.Tensor:
+    """GPU index of every physical slot (slots are split evenly and contiguously).
+
+    >>> gpu_of_slot(6, 3).tolist()
+    [0, 0, 1, 1, 2, 2]
+    """
+    if num_gpus <= 0 or num_slots % num_gpus:
+        raise ValueError(f"{num_slots} slots cannot be split evenly over {num_gpus} GPUs")
+    return torch.arange(num_slots) // (num_slots // num_gpus)
+
+
+def replica_counts(phy2log: torch.Tensor, num_experts: int) -> torch.Tensor:
+    """Number of slots holding each expert: ``[L, R]`` expert ids → ``[L, E]`` int64 counts."""
+    counts = torch.zeros(phy2log.shape[0], num_experts, dtype=torch.int64)
+    counts.scatter_add_(1, phy2log.long(), torch.ones_like(phy2log, dtype=torch.int64))
+    return counts
+
+
+def slot_loads(weight: torch.Tensor, phy2log: torch.Tensor, logcnt: torch.Tensor | None = None) -> torch.Tensor:
+    """Load of every physical slot when an expert's tokens are split evenly over its replicas."""
+    if logcnt is None:
+        logcnt = replica_counts(phy2log, weight.shape[1])
+    per_replica = weight.double() / logcnt.clamp(min=1).double()
+    return per_replica.gather(1, phy2log.long())
+
+
+def gpu_loads(weight: torch.Tensor, phy2log: torch.Tensor, num_gpus: int,
+              logcnt: torch.Tensor | None = None) -> torch.Tensor:
+    """``[L, num_gpus]`` load of every GPU under the plan ``phy2log``."""
+    loads = slot_loads(weight, phy2log, logcnt)
+    layers, slots = loads.shape
+    if slots % num_gpus:
+        raise ValueError(f"{slots} slots cannot be split evenly over {num_gpus} GPUs")
+    return loads.view(layers, num_gpus, slots // num_gpus).sum(-1)
+
+
+def build_log2phy(phy2log: torch.Tensor, num_experts: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Invert ``phy2log``: returns ``(log2phy [L, E, X], logcnt [L, E])``.
+
+    ``log2phy[l, e]`` lists the slots of expert ``e`` in increasing slot order,
+    padded with -1 up to ``X = max(logcnt)``.
+
+    >>> log2phy, cnt = build_log2phy(torch.tensor([[1, 0, 1]]), 2)
+    >>> log2phy.tolist(), cnt.tolist()
+    ([[[1, -1], [0, 2]]], [[1, 2]])
+    """
+    phy2log = phy2log.long()
+    layers, slots = phy2log.shape
+    logcnt = replica_counts(phy2log, num_experts)
+    width = max(1, int(logcnt.max().item())) if logcnt.numel() else 1
+    slot_ids = torch.arange(slots).expand(layers, slots)
+    order = torch.argsort(phy2log * slots + slot_ids, dim=1)
+    sorted_expert = phy2log.gather(1, order)
+    first = logcnt.cumsum(1) - logcnt
+    rank = slot_ids - first.gather(1, sorted_expert)
+    log2phy = torch.full((layers, num_experts * width), -1, dtype=torch.int64)
+    log2phy.scatter_(1, sorted_expert * width + rank, order)
+    return log2phy.view(layers, num_experts, width), logcnt
+
+
+def assemble_slots(item_value: torch.Tensor, pack_of_item: torch.Tensor) -> torch.Tensor:
+    """Lay items out in slot order: pack 0's items first, then pack 1's, …
+
+    Within a pack, items keep their original relative order. With equal-size
+    packs the result is a ``[B, n]`` slot table whose slot ``r`` belongs to pack
+    ``r // (n // m)``; ``item_value`` says what each slot holds (e.g. expert ids).
+    """
+    batch, items = pack_of_item.shape
+    ids = torch.arange(items).expand(batch, items)
+    order = torch.argsort(pack_of_item.long() * items + ids, dim=1)
+    return item_value.gather(1, order)
+
+
+def pack_sizes(pack_of_item: torch.Tensor, num_packs: int) -> torch.Tensor:
+    """``[B, m]`` number of items in each pack."""
+    sizes = torch.zeros(pack_of_item.shape[0], num_packs, dtype=torch.int64)
+    return sizes.scatter_add_(1, pack_of_item.long(), torch.ones_like(pack_of_item, dtype=torch.int64))
+
+
+def pack_loads(weights: torch.Tensor, pack_of_item: torch.Tensor, num_packs: int) -> torch.Tensor:
+    """``[B, m]`` total weight in each pack."""
+    loads = torch.zeros(weights.shape[0], num_packs, dtype=weights.dtype)
+    return loads.scatter_add_(1, pack_of_item.long(), weights)
