@@ -104,6 +104,7 @@ def _private_filesystem(plan: IsolationPlan) -> None:
         elif hidden.is_file():
             _mount("/dev/null", str(hidden), None, MS_BIND)
     _mount(None, "/", None, MS_REMOUNT | MS_BIND | MS_RDONLY)
+    os.chdir(workdir)  # re-enter through the writable bind mount
 
 
 class _CapHeader(ctypes.Structure):
