@@ -8,9 +8,10 @@ loads it touches, so no row's maximum pack load ever increases.
 
 Loads are computed in float64. A swap must improve by more than a tiny tolerance
 (a few ulps of the row's total weight) so that float rounding can never turn an
-"improvement" into a regression. Internally packs are held as a ``[B, m, c]``
-table of item ids (``c = n / m``), which makes exchanges cheap; rows that find
-no improving exchange are dropped from later rounds.
+"improvement" into a regression. Internally packs are held as ``[B, m, c]``
+tables of item ids and weights (``c = n / m``), which makes exchanges cheap. A
+row with no improving exchange makes a no-op exchange (its state, hence its
+answer, no longer changes); the loop ends early once no row improves.
 """
 from __future__ import annotations
 
@@ -47,16 +48,19 @@ def _untable(table: torch.Tensor) -> torch.Tensor:
     return out.scatter_(1, table.reshape(batch, -1), pack_ids)
 
 
-def _swap(table: torch.Tensor, table_w: torch.Tensor, rows: torch.Tensor, pack_a: torch.Tensor,
-          pos_a: torch.Tensor, pack_b: torch.Tensor, pos_b: torch.Tensor) -> None:
-    """Exchange ``(pack_a, pos_a)`` with ``(pack_b, pos_b)`` in the given rows, in place."""
-    for t in (table, table_w):
-        x = t[rows, pack_a, pos_a]
-        t[rows, pack_a, pos_a] = t[rows, pack_b, pos_b]
-        t[rows, pack_b, pos_b] = x
+def _exchange(table: torch.Tensor, table_w: torch.Tensor, here: torch.Tensor, there: torch.Tensor) -> None:
+    """Per row, move the entries at flat positions ``there`` to ``here`` and back, in place.
+
+    ``here`` and ``there`` are ``[B, k]`` positions into the flattened ``[B, m * c]``
+    tables; a row whose positions coincide is left unchanged.
+    """
+    batch = table.shape[0]
+    pos, src = torch.cat((here, there), 1), torch.cat((there, here), 1)
+    for t in (table.view(batch, -1), table_w.view(batch, -1)):
+        t.scatter_(1, pos, t.gather(1, src))
 
 
-def _trivial(weights: torch.Tensor, pack_of_item: torch.Tensor, num_packs: int) -> bool:
+def _trivial(weights: torch.Tensor, num_packs: int) -> bool:
     return num_packs == 1 or weights.shape[1] == num_packs or weights.shape[0] == 0
 
 
@@ -75,24 +79,24 @@ def swap_max_min(weights: torch.Tensor, pack_of_item: torch.Tensor, num_packs: i
     [[1, 0, 0, 1]]
     """
     table, table_w, tol = _table(weights, pack_of_item, num_packs)
-    if _trivial(weights, pack_of_item, num_packs):
+    if _trivial(weights, num_packs):
         return pack_of_item.long().clone()
-    capacity = table.shape[2]
-    rows = torch.arange(weights.shape[0])
+    batch, _, capacity = table.shape
+    rows = torch.arange(batch)
     for _ in range(rounds):
-        w = table_w[rows]
-        load = w.sum(-1)
+        load = table_w.sum(2)
         hi_load, hi = load.max(1)
         lo_load, lo = load.min(1)
-        local = torch.arange(rows.numel())
-        half = ((hi_load - lo_load) / 2).unsqueeze(1)
-        dist = (w[local, hi].unsqueeze(2) - (w[local, lo] + half).unsqueeze(1)).abs()
-        best, flat = dist.view(rows.numel(), -1).min(1)
-        ok = half.squeeze(1) - best > tol[rows]
+        half = (hi_load - lo_load).mul_(0.5)
+        target = table_w[rows, lo] + half.unsqueeze(1)
+        dist = (table_w[rows, hi].unsqueeze(2) - target.unsqueeze(1)).abs_()
+        best, flat = dist.view(batch, -1).min(1)
+        ok = (half - best) > tol
         if not bool(ok.any()):
             break
-        _swap(table, table_w, rows[ok], hi[ok], flat[ok] // capacity, lo[ok], flat[ok] % capacity)
-        rows = rows[ok]
+        here = hi * capacity + torch.div(flat, capacity, rounding_mode="floor")
+        there = torch.where(ok, lo * capacity + flat % capacity, here)
+        _exchange(table, table_w, here.unsqueeze(1), there.unsqueeze(1))
     return _untable(table)
 
 
@@ -108,34 +112,37 @@ def swap_all_pairs(weights: torch.Tensor, pack_of_item: torch.Tensor, num_packs:
     gain means ``d = w_i − w_j`` lies strictly between 0 and ``L_a − L_b``, so the
     swap strictly lowers the row's sum of squared loads and never raises its
     maximum; a row stops when no swap has positive gain.
+
+    Costs about ``(m c)² / 2`` pair evaluations per row and round, the most of
+    the refiners here.
     """
     table, table_w, tol = _table(weights, pack_of_item, num_packs)
-    if _trivial(weights, pack_of_item, num_packs):
+    if _trivial(weights, num_packs):
         return pack_of_item.long().clone()
-    capacity = table.shape[2]
+    batch, _, capacity = table.shape
     pair_a, pair_b = torch.triu_indices(num_packs, num_packs, offset=1)
-    rows = torch.arange(weights.shape[0])
+    num_pairs = pair_a.numel()
+    rows = torch.arange(batch)
     ninf = torch.tensor(float("-inf"), dtype=torch.float64)
     for _ in range(rounds):
-        count = rows.numel()
-        w = table_w[rows]
-        load = w.sum(-1)
+        load = table_w.sum(2)
         hi = load.argmax(1, keepdim=True)
-        half = (load[:, pair_a] - load[:, pair_b]) / 2                            # [A, P]
-        dist = (w[:, pair_a].unsqueeze(3) - (w[:, pair_b] + half.unsqueeze(2)).unsqueeze(2)).abs()
-        best, flat = dist.view(count, pair_a.numel(), -1).min(2)
-        gain = half.abs() - best
-        valid = gain > tol[rows].unsqueeze(1)
-        if not bool(valid.any()):
+        half = (load.index_select(1, pair_a) - load.index_select(1, pair_b)).mul_(0.5)      # [B, P]
+        target = table_w.index_select(1, pair_b) + half.unsqueeze(2)
+        dist = (table_w.index_select(1, pair_a).unsqueeze(3) - target.unsqueeze(2)).abs_()  # [B, P, c, c]
+        dist = dist.view(batch, num_pairs, capacity * capacity)
+        gain = half.abs() - dist.amin(2)
+        valid = gain > tol.unsqueeze(1)
+        ok = valid.any(1)
+        if not bool(ok.any()):
             break
         on_hi = valid & ((pair_a == hi) | (pair_b == hi))
         allowed = torch.where(on_hi.any(1, keepdim=True), on_hi, valid)
-        choice = torch.where(allowed, gain, ninf).argmax(1, keepdim=True)
-        ok = valid.any(1)
-        choice, flat_choice = choice.squeeze(1)[ok], flat.gather(1, choice).squeeze(1)[ok]
-        _swap(table, table_w, rows[ok], pair_a[choice], flat_choice // capacity,
-              pair_b[choice], flat_choice % capacity)
-        rows = rows[ok]
+        pick = torch.where(allowed, gain, ninf).argmax(1)
+        flat = dist[rows, pick].argmin(1)
+        here = pair_a[pick] * capacity + torch.div(flat, capacity, rounding_mode="floor")
+        there = torch.where(ok, pair_b[pick] * capacity + flat % capacity, here)
+        _exchange(table, table_w, here.unsqueeze(1), there.unsqueeze(1))
     return _untable(table)
 
 
@@ -161,30 +168,28 @@ def swap_pairs(weights: torch.Tensor, pack_of_item: torch.Tensor, num_packs: int
     [[1, 0, 0, 1, 1, 0, 0, 1]]
     """
     table, table_w, tol = _table(weights, pack_of_item, num_packs)
-    capacity = table.shape[2]
-    if _trivial(weights, pack_of_item, num_packs) or capacity < 2:
+    batch, _, capacity = table.shape
+    if _trivial(weights, num_packs) or capacity < 2:
         return pack_of_item.long().clone()
     first, second = torch.triu_indices(capacity, capacity, offset=1)
-    num_pairs = first.numel()
-    rows = torch.arange(weights.shape[0])
+    both = torch.stack((first, second))                                                  # [2, P]
+    rows = torch.arange(batch)
     for _ in range(rounds):
-        w = table_w[rows]
-        load = w.sum(-1)
+        load = table_w.sum(2)
         hi_load, hi = load.max(1)
         lo_load, lo = load.min(1)
-        local = torch.arange(rows.numel())
-        w_hi, w_lo = w[local, hi], w[local, lo]
-        pair_hi = w_hi[:, first] + w_hi[:, second]                                 # [A, P]
-        half = ((hi_load - lo_load) / 2).unsqueeze(1)
-        pair_lo = w_lo[:, first] + w_lo[:, second] + half
-        dist = (pair_hi.unsqueeze(2) - pair_lo.unsqueeze(1)).abs()
-        best, flat = dist.view(rows.numel(), -1).min(1)
-        ok = half.squeeze(1) - best > tol[rows]
+        half = (hi_load - lo_load).mul_(0.5)
+        w_hi, w_lo = table_w[rows, hi], table_w[rows, lo]
+        pair_hi = w_hi[:, first] + w_hi[:, second]                                        # [B, P]
+        pair_lo = w_lo[:, first] + w_lo[:, second] + half.unsqueeze(1)
+        dist = (pair_hi.unsqueeze(2) - pair_lo.unsqueeze(1)).abs_()                        # [B, P, P]
+        best_per_hi = dist.amin(2)
+        best, pick_hi = best_per_hi.min(1)
+        ok = (half - best) > tol
         if not bool(ok.any()):
             break
-        r, h, l = rows[ok], hi[ok], lo[ok]
-        p_hi, p_lo = flat[ok] // num_pairs, flat[ok] % num_pairs
-        _swap(table, table_w, r, h, first[p_hi], l, first[p_lo])
-        _swap(table, table_w, r, h, second[p_hi], l, second[p_lo])
-        rows = r
+        pick_lo = dist[rows, pick_hi].argmin(1)
+        here = hi.unsqueeze(1) * capacity + both[:, pick_hi].T
+        there = torch.where(ok.unsqueeze(1), lo.unsqueeze(1) * capacity + both[:, pick_lo].T, here)
+        _exchange(table, table_w, here, there)
     return _untable(table)

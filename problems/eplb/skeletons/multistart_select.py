@@ -52,6 +52,8 @@ def rebalance_experts(weight: torch.Tensor, num_replicas: int, num_groups: int, 
             now = time.perf_counter()
             deadline = now + max(0.0, search_end - now) * share
             candidates = func_1(item_load, num_packs, num_starts, deadline)
+            if not isinstance(candidates, (list, tuple)):
+                raise ValueError("func_1 must return a list of candidate packings")
             for index, candidate in enumerate(candidates[:num_starts]):
                 if not isinstance(candidate, torch.Tensor) or candidate.shape != item_load.shape:
                     raise ValueError(f"func_1 candidate {index} must have shape {tuple(item_load.shape)}")
