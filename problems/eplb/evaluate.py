@@ -78,6 +78,15 @@ def _timed_call(box: Sandbox, other: Sandbox, window: np.ndarray, shape: dict):
         other.resume()
 
 
+def _interleaved(candidate: Sandbox, reference: Sandbox, window: np.ndarray, shape: dict, turn: int):
+    """Time both on the same input, alternating who goes first."""
+    pairs = ((candidate, reference), (reference, candidate))
+    results = {}
+    for box, other in (pairs if turn % 2 == 0 else pairs[::-1]):
+        results[id(box)] = _timed_call(box, other, window, shape)
+    return results[id(candidate)], results[id(reference)]
+
+
 def _mean_metrics(rows: list[dict[str, float]]) -> dict[str, float]:
     return {key: float(np.mean([row[key] for row in rows])) for key in rows[0]}
 
@@ -86,18 +95,15 @@ def score_shape(problem, candidate: Sandbox, reference: Sandbox, windows: np.nda
     """Run and score one cluster shape; raises ``metrics.InvalidPlan`` or ``SandboxError``."""
     layers, experts = windows.shape[1:]
     slots = shape["num_replicas"]
+    cfg = problem.section("workloads")
     rng = np.random.default_rng(12345)
-    for _ in range(int(problem.section("workloads").get("warmup_calls", 2))):
+    for _ in range(int(cfg.get("warmup_calls", 2))):
         warm = rng.integers(0, 1000, size=(layers, experts), dtype=np.int64)
         for box, other in ((candidate, reference), (reference, candidate)):
             _timed_call(box, other, warm, shape)
     cand_rows, ref_rows, cand_times, ref_times = [], [], [], []
     for t in range(len(windows) - 1):
-        order = ((candidate, reference), (reference, candidate))
-        results = {}
-        for box, other in (order if t % 2 == 0 else order[::-1]):
-            results[id(box)] = _timed_call(box, other, windows[t], shape)
-        cand, ref = results[id(candidate)], results[id(reference)]
+        cand, ref = _interleaved(candidate, reference, windows[t], shape, t)
         try:
             plan = metrics.check_plan(cand.outputs, layers, experts, slots)
         except metrics.InvalidPlan as exc:
@@ -105,6 +111,13 @@ def score_shape(problem, candidate: Sandbox, reference: Sandbox, windows: np.nda
         ref_plan = metrics.check_plan(ref.outputs, layers, experts, slots)
         cand_rows.append(metrics.plan_metrics(plan, windows[t], windows[t + 1], shape))
         ref_rows.append(metrics.plan_metrics(ref_plan, windows[t], windows[t + 1], shape))
+        cand_times.append(cand.seconds)
+        ref_times.append(ref.seconds)
+    for k in range(int(cfg.get("extra_timing_calls", 0))):
+        # fresh, never-seen loads: more timing samples without ever repeating an input
+        base = windows[k % len(windows)].astype(np.float64) + 1.0
+        fresh = rng.multinomial(int(base.sum(1)[0]), base / base.sum(1, keepdims=True)).astype(np.int64)
+        cand, ref = _interleaved(candidate, reference, fresh, shape, k)
         cand_times.append(cand.seconds)
         ref_times.append(ref.seconds)
     result = _mean_metrics(cand_rows)

@@ -94,14 +94,14 @@ class TrafficParams:
     top_k: int = 8                 #: experts chosen by every token (DeepSeek-V3/R1: 8)
     expert_groups: int = 8         #: contiguous expert groups (DeepSeek-V3: 8 groups of 32)
     groups_per_token: int = 4      #: groups a token may route into (DeepSeek-V3: topk_group = 4)
-    patterns: int = 8              #: routing patterns (token clusters) per layer
-    pattern_exponent: float = 1.0  #: Zipf exponent of the pattern weights
-    pattern_share: float = 0.7     #: fraction of routed choices produced by the patterns
+    patterns: int = 6              #: routing patterns (token clusters) per layer
+    pattern_exponent: float = 0.65 #: Zipf exponent of the pattern weights
+    pattern_share: float = 0.9     #: fraction of routed choices produced by the patterns
     zipf_s: float = 1.1            #: background Zipf–Mandelbrot exponent s
     zipf_k0: float = 4.0           #: background Zipf–Mandelbrot rank offset k0
     layer_jitter: float = 0.5      #: sigma of the static per-layer log-normal jitter
-    drift_rho: float = 0.8         #: AR(1) persistence of log-popularities per window
-    drift_sigma: float = 0.3       #: AR(1) innovation sigma of log-popularities per window
+    drift_rho: float = 0.75        #: AR(1) persistence of log-popularities per window
+    drift_sigma: float = 0.375     #: AR(1) innovation sigma of log-popularities per window
     burst_prob: float = 0.05       #: probability of a burst per (window, layer)
     burst_experts: int = 3         #: experts hit by one burst
     burst_factor: float = 4.0      #: popularity multiplier of a burst
@@ -206,6 +206,7 @@ def generate(seed: int, windows: int = 9, layers: int = 58, experts: int = 256,
         rows = np.repeat(np.arange(windows * layers), p.patterns * p.top_k)
         cols = np.broadcast_to(members, (windows, *members.shape)).reshape(-1)
         np.add.at(flat, (rows, cols), share.reshape(-1))
+        popularity = flat.reshape(windows, layers, experts)
 
     # Bursts: a few experts get a temporary popularity boost.
     hit = rng.random((windows, layers)) < p.burst_prob
@@ -302,11 +303,18 @@ def drift_gap(load: np.ndarray, num_replicas: int = 288, num_groups: int = 8, nu
 # --------------------------------------------------------------------------- loaders
 
 
+def _one_line(exc: BaseException) -> str:
+    """First line of an exception's text (type name if empty), shortened for error messages."""
+    text = str(exc).strip()
+    line = text.splitlines()[0] if text else type(exc).__name__
+    return line if len(line) <= 200 else line[:197] + "..."
+
+
 def _check_counts(arr: np.ndarray, source: str, *, min_windows: int = 2) -> np.ndarray:
     """Validate a ``[W, L, E]`` array of non-negative integer counts and return it as int64."""
     if arr.dtype == object:
         raise WorkloadError(f"{source}: holds Python objects, expected an integer array")
-    if arr.dtype.kind == "b" or arr.dtype.kind not in "iu":
+    if arr.dtype.kind not in "iu":  # rejects bool, float (NaN included), complex, strings
         raise WorkloadError(f"{source}: dtype {arr.dtype} is not an integer type (expected integer token counts)")
     if arr.ndim != 3:
         raise WorkloadError(f"{source}: shape {arr.shape} has {arr.ndim} dimensions, expected 3 ([W, L, E])")
@@ -330,6 +338,15 @@ def load_npz(path: str | Path) -> np.ndarray:
     """
     path = Path(path)
     try:
+        with open(path, "rb") as handle:
+            magic = handle.read(4)
+    except FileNotFoundError:
+        raise WorkloadError(f"{path}: file not found") from None
+    except OSError as exc:
+        raise WorkloadError(f"{path}: cannot read file ({_one_line(exc)})") from None
+    if magic not in (b"PK\x03\x04", b"PK\x05\x06"):  # zip local header / empty zip
+        raise WorkloadError(f"{path}: not an .npz archive (no zip header)")
+    try:
         with np.load(path, allow_pickle=False) as archive:
             names = sorted(archive.files)
             if names != ["load"]:
@@ -345,9 +362,9 @@ def load_npz(path: str | Path) -> np.ndarray:
     except ValueError as exc:  # object arrays refused without pickle, or bad headers
         if "pickle" in str(exc).lower():
             raise WorkloadError(f"{path}: 'load' is a pickled object array, which is not accepted") from None
-        raise WorkloadError(f"{path}: not a readable .npz archive ({exc})") from None
+        raise WorkloadError(f"{path}: not a readable .npz archive ({_one_line(exc)})") from None
     except (OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
-        raise WorkloadError(f"{path}: not a readable .npz archive ({type(exc).__name__}: {exc})") from None
+        raise WorkloadError(f"{path}: not a readable .npz archive ({type(exc).__name__}: {_one_line(exc)})") from None
     if not isinstance(arr, np.ndarray):
         raise WorkloadError(f"{path}: 'load' is not an array")
     return _check_counts(arr, str(path))
@@ -362,16 +379,22 @@ def save_npz(path: str | Path, load: np.ndarray) -> None:
 
 def _windows_from_steps(steps: np.ndarray, steps_per_window: int | None, default_windows: int,
                         source: str) -> np.ndarray:
-    """Sum consecutive rows of ``steps[S, L, E]`` into windows; a ragged tail is dropped."""
+    """Sum the rows of ``steps[S, L, E]`` into windows of consecutive rows.
+
+    With ``steps_per_window`` every window has exactly that many rows and a
+    ragged tail is dropped; without it the rows are split into
+    ``min(default_windows, S)`` windows whose sizes differ by at most one row.
+    """
     num_steps = steps.shape[0]
     if steps_per_window is None:
-        windows = min(default_windows, num_steps)
-        steps_per_window = max(1, num_steps // max(windows, 1))
-    if steps_per_window < 1:
-        raise WorkloadError(f"{source}: steps_per_window must be >= 1 (got {steps_per_window})")
+        bounds = np.linspace(0, num_steps, min(default_windows, num_steps) + 1).round().astype(np.int64)
+        return np.stack([steps[a:b].sum(axis=0, dtype=np.int64) for a, b in zip(bounds[:-1], bounds[1:])])
+    if isinstance(steps_per_window, bool) or not isinstance(steps_per_window, (int, np.integer)) \
+            or steps_per_window < 1:
+        raise WorkloadError(f"{source}: steps_per_window must be a positive integer (got {steps_per_window!r})")
     windows = num_steps // steps_per_window
     if windows < 1:
-        raise WorkloadError(f"{source}: only {num_steps} recorded step(s), fewer than "
+        raise WorkloadError(f"{source}: only {num_steps} non-empty step(s), fewer than "
                             f"steps_per_window={steps_per_window}")
     used = steps[: windows * steps_per_window]
     return used.reshape(windows, steps_per_window, *steps.shape[1:]).sum(axis=1, dtype=np.int64)
@@ -388,12 +411,14 @@ def load_sglang_stat(path: str | Path, steps_per_window: int | None = None) -> n
     with one row per forward pass in a ring buffer.  All-zero rows (unfilled
     buffer slots) are dropped, then layers that are zero at every step (dense,
     non-MoE layers such as DeepSeek-V3's first three) are dropped.  The remaining
-    steps are summed into windows of ``steps_per_window`` consecutive rows; by
-    default they are split into :data:`SGLANG_DEFAULT_WINDOWS` equal windows
-    (fewer if there are fewer steps), and leftover rows at the end are dropped.
-    The ring buffer's write position is not saved, so rows are in buffer order,
-    not time order: window order — and hence the drift between windows — is
-    only approximate.  The result may have a single window; callers that score
+    steps are summed into windows of ``steps_per_window`` consecutive rows (a
+    ragged tail is dropped); by default they are split into
+    :data:`SGLANG_DEFAULT_WINDOWS` windows of near-equal size (sizes differ by at
+    most one row; fewer windows if there are fewer steps) so that no row is lost.
+    The ring buffer's write position is not saved: once the buffer has wrapped,
+    buffer order is time order rotated by an unknown offset, so one window may
+    join the newest and oldest steps and window order — hence the drift between
+    windows — is only approximate.  The result may have a single window; callers that score
     on a next window must check ``W >= 2``.
     """
     import torch
@@ -403,9 +428,14 @@ def load_sglang_stat(path: str | Path, steps_per_window: int | None = None) -> n
         data = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise WorkloadError(f"{path}: file not found") from None
-    except Exception as exc:  # corrupt archive, or content refused by the weights-only unpickler
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise WorkloadError(f"{path}: not a readable weights-only torch file ({first})") from None
+    except Exception as exc:  # corrupt archive, or content refused by the weights-only loader
+        with open(path, "rb") as handle:
+            is_zip = handle.read(4) == b"PK\x03\x04"
+        if is_zip and type(exc).__name__ == "UnpicklingError":
+            raise WorkloadError(f"{path}: holds objects the weights-only loader refuses "
+                                "(only tensors, numbers, strings and plain containers are accepted)") from None
+        raise WorkloadError(f"{path}: not a readable torch.save file ({type(exc).__name__}; "
+                            "corrupt, truncated or not written by torch.save)") from None
     if not isinstance(data, dict):
         raise WorkloadError(f"{path}: expected a dict with key 'logical_count', got {type(data).__name__}")
     if "logical_count" not in data:
@@ -442,11 +472,11 @@ def load_json(path: str | Path) -> np.ndarray:
     except FileNotFoundError:
         raise WorkloadError(f"{path}: file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise WorkloadError(f"{path}: cannot read text ({exc})") from None
+        raise WorkloadError(f"{path}: cannot read text ({_one_line(exc)})") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise WorkloadError(f"{path}: invalid JSON ({exc})") from None
+        raise WorkloadError(f"{path}: invalid JSON ({_one_line(exc)})") from None
     if not isinstance(data, dict) or "logical_count" not in data:
         raise WorkloadError(f"{path}: expected a JSON object with key 'logical_count'")
     nested = data["logical_count"]
@@ -455,7 +485,7 @@ def load_json(path: str | Path) -> np.ndarray:
     except ValueError:
         raise WorkloadError(f"{path}: 'logical_count' is ragged (rows of different lengths)") from None
     if arr.dtype == object:
-        raise WorkloadError(f"{path}: 'logical_count' is ragged or holds non-numbers")
+        raise WorkloadError(f"{path}: 'logical_count' is ragged or holds non-integer values")
     if arr.dtype.kind == "f":
         if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
             raise WorkloadError(f"{path}: 'logical_count' holds non-integer values")
