@@ -132,6 +132,18 @@ def _parameters(node: cst.Parameters) -> tuple[tuple[Param, ...], str]:
     return tuple(params), ", ".join(parts)
 
 
+def def_line_params(def_line: str) -> tuple[tuple[Param, ...], str | None]:
+    """Parameters and return annotation of a ``def name(...) -> R:`` line (e.g. a placeholder's signature)."""
+    try:
+        node = cst.parse_module(def_line.rstrip() + "\n    pass\n").body[0]
+    except cst.ParserSyntaxError as err:
+        raise CatalogError(f"not a def line: {def_line!r}: {err.message}") from None
+    if not isinstance(node, cst.FunctionDef):
+        raise CatalogError(f"not a def line: {def_line!r}")
+    params, _ = _parameters(node.params)
+    return params, (_code(node.returns.annotation) if node.returns is not None else None)
+
+
 def _leading_comment(node: cst.FunctionDef) -> str:
     """Comment lines opening the body (a placeholder's ``# Purpose:``), without the ``#``."""
     body = node.body
