@@ -1,4 +1,4 @@
-"""Command line: ``beam eval`` (more subcommands arrive with the engine)."""
+"""Command line: ``beam evolve | eval | heubase``."""
 from __future__ import annotations
 
 import argparse
@@ -50,6 +50,74 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0 if result["valid"] else 1
 
 
+def _progress_printer():
+    """A rich live status line for ``beam evolve`` (phase, generation, best fitness, evaluations/min)."""
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    state: dict = {"best": None}
+
+    def show(info: dict) -> None:
+        if info.get("best_fitness") is not None:
+            state["best"] = info["best_fitness"]
+        best = "—" if state["best"] is None else f"{state['best']:.4f}"
+        extra = ""
+        if "evaluated" in info:
+            extra = f" · educated {info.get('educated', 0)} (evals {info['evaluated']}, fixes {info['fixes']})"
+        if "evaluations" in info:
+            extra += f" · {info['evaluations']} evaluations ({info['rate']:.1f}/min)"
+        if info.get("tokens"):
+            extra += f" · {info['tokens']} tokens"
+        console.print(f"[bold]gen {info.get('generation', 0)}[/] {info['phase']:<18} best {best}{extra}")
+
+    return show, state
+
+
+def cmd_evolve(args: argparse.Namespace) -> int:
+    from beam.evolve import EvolveOptions, evolve
+
+    problem = load_problem(args.problem)
+    budget = problem.section("budget")
+    options = EvolveOptions(
+        generator=args.generator, seed=args.seed,
+        generations=args.generations if args.generations is not None else int(budget.get("generations", 3)),
+        population=args.population if args.population is not None else int(budget.get("population", 4)),
+        evaluations=args.evaluations if args.evaluations is not None else int(budget.get("evaluations", 60)),
+        workers=args.workers, mode=args.mode, calibrate=not args.no_calibrate, memory=not args.no_memory,
+        model=args.model, base_url=args.base_url, token_budget=args.token_budget,
+        llm={"api_key": args.api_key} if args.api_key else {})
+    run_dir = Path(args.run_dir) if args.run_dir else Path("runs") / f"{problem.name}-seed{args.seed}"
+    show, _ = _progress_printer()
+    result = evolve(problem, options, run_dir, None if args.no_example else Path(args.examples_dir),
+                    resume=args.resume, progress=show)
+    print(f"run folder: {result.run_dir}  ({result.evaluations} evaluations, {result.sandbox_runs} sandbox runs, "
+          f"{result.seconds:.0f} s)")
+    if result.best is None:
+        print("no valid program was found")
+        return 1
+    print(f"best validation fitness: {result.best.fitness:.4f} (program {result.best.program_id})")
+    if result.test_result is not None:
+        test = result.test_result
+        if test.get("valid"):
+            print(f"test split: fitness {test['fitness']:.4f}, balancedness_gpu {test.get('balancedness_gpu', 0):.4f} "
+                  f"(reference {test.get('reference', {}).get('balancedness_gpu', 0):.4f}), "
+                  f"{test.get('ms_per_call', 0):.2f} ms/call, speedup {test.get('speedup_vs_reference', 0):.2f}x")
+        else:
+            print(f"test split: invalid ({test.get('error')})")
+    if result.example_dir is not None:
+        print(f"solver written to: {result.example_dir / 'solver.py'}")
+    return 0
+
+
+def cmd_heubase_list(args: argparse.Namespace) -> int:
+    from beam.evolve import heubase_components
+
+    problem = load_problem(Path("problems") / args.problem if not Path(args.problem).exists() else args.problem)
+    for component in heubase_components(problem):
+        print(f"{component.role:<15} {component.module}.{component.signature}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="beam", description="BEAM: evolve complete solvers.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -62,6 +130,33 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     ev.add_argument("--compact", action="store_true", help="with --json: on one line")
     ev.set_defaults(func=cmd_eval)
+
+    evo = sub.add_parser("evolve", help="evolve a solver for a problem (offline composer by default)")
+    evo.add_argument("problem", help="problem folder, e.g. problems/eplb")
+    evo.add_argument("--generator", choices=["composer", "llm"], default="composer")
+    evo.add_argument("--base-url", default=None, help="OpenAI-compatible endpoint (or BEAM_BASE_URL)")
+    evo.add_argument("--model", default=None, help="model name (or BEAM_MODEL)")
+    evo.add_argument("--api-key", default=None, help="API key (or BEAM_API_KEY / OPENAI_API_KEY)")
+    evo.add_argument("--token-budget", type=int, default=None, help="hard limit on model tokens")
+    evo.add_argument("--generations", type=int, default=None, help="GA generations (default: problem.toml)")
+    evo.add_argument("--population", type=int, default=None, help="population size (default: problem.toml)")
+    evo.add_argument("--evaluations", type=int, default=None, help="evaluation budget (default: problem.toml)")
+    evo.add_argument("--seed", type=int, default=0)
+    evo.add_argument("--workers", type=int, default=1, help="concurrent evaluations")
+    evo.add_argument("--mode", choices=["mcts", "one-shot"], default="mcts", help="education method")
+    evo.add_argument("--no-calibrate", action="store_true", help="skip CMA-ES calibration")
+    evo.add_argument("--no-memory", action="store_true", help="disable the adaptive memory")
+    evo.add_argument("--run-dir", default=None, help="run folder (default: runs/<problem>-seed<seed>)")
+    evo.add_argument("--resume", action="store_true", help="continue the run stored in --run-dir")
+    evo.add_argument("--examples-dir", default="examples", help="where the evolved solver goes")
+    evo.add_argument("--no-example", action="store_true", help="do not write examples/<problem>/")
+    evo.set_defaults(func=cmd_evolve)
+
+    hb = sub.add_parser("heubase", help="HeuBase components")
+    hb_sub = hb.add_subparsers(dest="heubase_command", required=True)
+    hb_list = hb_sub.add_parser("list", help="list a problem's components with their roles and signatures")
+    hb_list.add_argument("problem", help="problem name or folder")
+    hb_list.set_defaults(func=cmd_heubase_list)
     return parser
 
 

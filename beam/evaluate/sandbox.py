@@ -164,6 +164,10 @@ class Sandbox:
         except subprocess.TimeoutExpired:
             pass
 
+    def alive(self) -> bool:
+        """Whether the worker process is still running."""
+        return self._proc is not None and self._proc.poll() is None
+
     # ----------------------------------------------------------------- control
     def pause(self) -> None:
         """Freeze the worker's whole process group (no CPU use until :meth:`resume`)."""

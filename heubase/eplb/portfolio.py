@@ -43,5 +43,8 @@ def best_packing(weights: torch.Tensor, packings: list[torch.Tensor], num_packs:
 
 def pack_best_of(weights: torch.Tensor, num_packs: int, num_starts: int = 4,
                  deadline: Optional[float] = None) -> torch.Tensor:
-    """Packer: the per-row best of :func:`pack_portfolio` (never worse than LPT on the given loads)."""
+    """Packer: the per-row best of :func:`pack_portfolio` (never worse than LPT on the given loads).
+
+    Returns ``pack_of_item [B, n]`` int64.
+    """
     return best_packing(weights, pack_portfolio(weights, num_packs, num_starts, deadline), num_packs)

@@ -6,10 +6,12 @@ modified). Exchanges are always item-for-item, so every pack keeps its item
 count, and a swap is applied only when it strictly lowers the larger of the two
 loads it touches, so no row's maximum pack load ever increases.
 
-Loads are computed in float64. A swap must improve by more than a tiny tolerance
-(a few ulps of the row's total weight) so that float rounding can never turn an
-"improvement" into a regression. Internally packs are held as ``[B, m, c]``
-tables of item ids and weights (``c = n / m``), which makes exchanges cheap. A
+Loads are computed in float64, summed in a fixed order (a row's answer never
+depends on the rest of the batch). A swap must improve by more than a tiny
+tolerance (``4 n²`` ulps of the row's largest weight) so that float rounding can
+never turn an "improvement" into a regression. Internally packs are held as
+rows-last ``[m, c, B]`` tables of item ids and weights (``c = n / m``): exchanges
+are cheap and the broadcast scoring runs over long contiguous inner loops. A
 row with no improving exchange makes a no-op exchange (its state, hence its
 answer, no longer changes); the loop ends early once no row improves.
 """
@@ -22,7 +24,7 @@ from heubase.eplb.plan import pack_sizes
 
 def _table(weights: torch.Tensor, pack_of_item: torch.Tensor,
            num_packs: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``(item ids [B, m, c], their weights [B, m, c] float64, tolerance [B])``."""
+    """Rows-last tables ``(item ids [m, c, B], their weights [m, c, B] float64, tolerance [B])``."""
     if weights.dim() != 2 or weights.shape != pack_of_item.shape:
         raise ValueError(f"weights {tuple(weights.shape)} and packing {tuple(pack_of_item.shape)} "
                          "must be equal [batch, items] shapes")
@@ -34,34 +36,50 @@ def _table(weights: torch.Tensor, pack_of_item: torch.Tensor,
     if batch and bool((pack_sizes(packs, num_packs) != capacity).any()):
         raise ValueError(f"every pack must hold exactly {capacity} items")
     ids = torch.arange(items).expand(batch, items)
-    table = torch.argsort(packs * items + ids, dim=1).view(batch, num_packs, capacity)
+    table = torch.argsort(packs * items + ids, dim=1)
     w = weights.double()
-    table_w = w.gather(1, table.view(batch, items)).view(batch, num_packs, capacity)
-    tol = w.abs().sum(1) * (4 * items * torch.finfo(torch.float64).eps)
-    return table, table_w, tol
+    table_w = w.gather(1, table)
+    scale = w.abs().amax(1) if items else w.new_zeros(batch)
+    tol = scale * (4 * items * items * torch.finfo(torch.float64).eps)
+    shape = (num_packs, capacity, batch)
+    return table.T.contiguous().view(shape), table_w.T.contiguous().view(shape), tol
 
 
 def _untable(table: torch.Tensor) -> torch.Tensor:
-    batch, packs, capacity = table.shape
+    packs, capacity, batch = table.shape
     pack_ids = torch.arange(packs).repeat_interleave(capacity).expand(batch, -1)
     out = torch.empty(batch, packs * capacity, dtype=torch.int64)
-    return out.scatter_(1, table.reshape(batch, -1), pack_ids)
+    return out.scatter_(1, table.view(packs * capacity, batch).T, pack_ids)
 
 
 def _exchange(table: torch.Tensor, table_w: torch.Tensor, here: torch.Tensor, there: torch.Tensor) -> None:
-    """Per row, move the entries at flat positions ``there`` to ``here`` and back, in place.
+    """Per row, exchange the entries at flat positions ``here`` and ``there``, in place.
 
-    ``here`` and ``there`` are ``[B, k]`` positions into the flattened ``[B, m * c]``
-    tables; a row whose positions coincide is left unchanged.
+    ``here`` and ``there`` are ``[k, B]`` positions into the ``[m * c, B]`` tables;
+    a row whose positions coincide is left unchanged.
     """
-    batch = table.shape[0]
-    pos, src = torch.cat((here, there), 1), torch.cat((there, here), 1)
-    for t in (table.view(batch, -1), table_w.view(batch, -1)):
-        t.scatter_(1, pos, t.gather(1, src))
+    pos, src = torch.cat((here, there)), torch.cat((there, here))
+    for t in (table, table_w):
+        flat = t.view(-1, t.shape[2])
+        flat.scatter_(0, pos, flat.gather(0, src))
+
+
+def _loads(table_w: torch.Tensor) -> torch.Tensor:
+    """``[m, B]`` pack loads, summed in a fixed order so that a row's result never depends on the batch."""
+    load = table_w[:, 0].clone()
+    for k in range(1, table_w.shape[1]):
+        load += table_w[:, k]
+    return load
+
+
+def _pack_items(table_w: torch.Tensor, pack: torch.Tensor) -> torch.Tensor:
+    """``[c, B]`` weights of pack ``pack[b]`` in every row ``b``."""
+    _, capacity, batch = table_w.shape
+    return table_w.gather(0, pack.view(1, 1, batch).expand(1, capacity, batch)).squeeze(0)
 
 
 def _trivial(weights: torch.Tensor, num_packs: int) -> bool:
-    return num_packs == 1 or weights.shape[1] == num_packs or weights.shape[0] == 0
+    return num_packs == 1 or weights.shape[1] <= num_packs or weights.shape[0] == 0
 
 
 def swap_max_min(weights: torch.Tensor, pack_of_item: torch.Tensor, num_packs: int,
@@ -81,22 +99,22 @@ def swap_max_min(weights: torch.Tensor, pack_of_item: torch.Tensor, num_packs: i
     table, table_w, tol = _table(weights, pack_of_item, num_packs)
     if _trivial(weights, num_packs):
         return pack_of_item.long().clone()
-    batch, _, capacity = table.shape
-    rows = torch.arange(batch)
+    _, capacity, batch = table.shape
+    dist = torch.empty(capacity, capacity, batch, dtype=torch.float64)  # reused: no page faults per round
     for _ in range(rounds):
-        load = table_w.sum(2)
-        hi_load, hi = load.max(1)
-        lo_load, lo = load.min(1)
+        load = _loads(table_w)                                                 # [m, B]
+        hi_load, hi = load.max(0)
+        lo_load, lo = load.min(0)
         half = (hi_load - lo_load).mul_(0.5)
-        target = table_w[rows, lo] + half.unsqueeze(1)
-        dist = (table_w[rows, hi].unsqueeze(2) - target.unsqueeze(1)).abs_()
-        best, flat = dist.view(batch, -1).min(1)
+        target = _pack_items(table_w, lo) + half
+        torch.sub(_pack_items(table_w, hi).unsqueeze(1), target.unsqueeze(0), out=dist).abs_()  # [c, c, B]
+        best, flat = dist.view(capacity * capacity, batch).min(0)
         ok = (half - best) > tol
         if not bool(ok.any()):
             break
         here = hi * capacity + torch.div(flat, capacity, rounding_mode="floor")
         there = torch.where(ok, lo * capacity + flat % capacity, here)
-        _exchange(table, table_w, here.unsqueeze(1), there.unsqueeze(1))
+        _exchange(table, table_w, here.unsqueeze(0), there.unsqueeze(0))
     return _untable(table)
 
 
@@ -113,36 +131,66 @@ def swap_all_pairs(weights: torch.Tensor, pack_of_item: torch.Tensor, num_packs:
     swap strictly lowers the row's sum of squared loads and never raises its
     maximum; a row stops when no swap has positive gain.
 
-    Costs about ``(m c)² / 2`` pair evaluations per row and round, the most of
-    the refiners here.
+    The heaviest pack is scored against every pack first (``m c²`` pairs per row);
+    only rows where that finds nothing score all ``m(m−1)/2 · c²`` pairs, and
+    rows where that finds nothing either are dropped for good.
     """
     table, table_w, tol = _table(weights, pack_of_item, num_packs)
     if _trivial(weights, num_packs):
         return pack_of_item.long().clone()
-    batch, _, capacity = table.shape
+    _, capacity, batch = table.shape
     pair_a, pair_b = torch.triu_indices(num_packs, num_packs, offset=1)
-    num_pairs = pair_a.numel()
-    rows = torch.arange(batch)
     ninf = torch.tensor(float("-inf"), dtype=torch.float64)
+    cc = capacity * capacity
+    alive = torch.arange(batch)
+    # scoring buffers, reused across rounds (fresh multi-MB tensors would page-fault every round)
+    hi_buffer = torch.empty(num_packs * cc * batch, dtype=torch.float64)
+    all_buffer = torch.empty(pair_a.numel() * cc * batch, dtype=torch.float64)
     for _ in range(rounds):
-        load = table_w.sum(2)
-        hi = load.argmax(1, keepdim=True)
-        half = (load.index_select(1, pair_a) - load.index_select(1, pair_b)).mul_(0.5)      # [B, P]
-        target = table_w.index_select(1, pair_b) + half.unsqueeze(2)
-        dist = (table_w.index_select(1, pair_a).unsqueeze(3) - target.unsqueeze(2)).abs_()  # [B, P, c, c]
-        dist = dist.view(batch, num_pairs, capacity * capacity)
-        gain = half.abs() - dist.amin(2)
-        valid = gain > tol.unsqueeze(1)
-        ok = valid.any(1)
-        if not bool(ok.any()):
+        count = alive.numel()
+        if count == 0:
             break
-        on_hi = valid & ((pair_a == hi) | (pair_b == hi))
-        allowed = torch.where(on_hi.any(1, keepdim=True), on_hi, valid)
-        pick = torch.where(allowed, gain, ninf).argmax(1)
-        flat = dist[rows, pick].argmin(1)
-        here = pair_a[pick] * capacity + torch.div(flat, capacity, rounding_mode="floor")
-        there = torch.where(ok, pair_b[pick] * capacity + flat % capacity, here)
-        _exchange(table, table_w, here.unsqueeze(1), there.unsqueeze(1))
+        tw = table_w if count == batch else table_w.index_select(2, alive)     # [m, c, A]
+        row_tol = tol if count == batch else tol.index_select(0, alive)
+        load = _loads(tw)                                                       # [m, A]
+        hi = load.argmax(0)
+        # heaviest pack against every pack (itself included: half = 0, never valid)
+        half = (load.gather(0, hi.unsqueeze(0)) - load).mul_(0.5)               # [m, A], >= 0
+        dist = hi_buffer[:num_packs * cc * count].view(num_packs, capacity, capacity, count)
+        torch.sub(_pack_items(tw, hi).view(1, capacity, 1, count), (tw + half.unsqueeze(1)).unsqueeze(1), out=dist)
+        dist = dist.abs_().view(num_packs, cc, count)
+        gain = half - dist.amin(1)
+        valid = gain > row_tol
+        has_hi = valid.any(0)
+        partner = torch.where(valid, gain, ninf).argmax(0)
+        flat = dist.gather(0, partner.view(1, 1, count).expand(1, cc, count)).squeeze(0).argmin(0)
+        here = hi * capacity + torch.div(flat, capacity, rounding_mode="floor")
+        there = torch.where(has_hi, partner * capacity + flat % capacity, here)
+        ok = has_hi
+        need = torch.nonzero(~has_hi).squeeze(1)
+        if need.numel():
+            sub = tw.index_select(2, need)
+            sub_load = load.index_select(1, need)
+            half = (sub_load[pair_a] - sub_load[pair_b]).mul_(0.5)              # [P, N]
+            target = sub[pair_b] + half.unsqueeze(1)
+            dist = all_buffer[:pair_a.numel() * cc * need.numel()].view(-1, capacity, capacity, need.numel())
+            torch.sub(sub[pair_a].unsqueeze(2), target.unsqueeze(1), out=dist)
+            dist = dist.abs_().view(-1, cc, need.numel())
+            gain = half.abs_() - dist.amin(1)
+            valid = gain > row_tol.index_select(0, need)
+            found = valid.any(0)
+            pick = torch.where(valid, gain, ninf).argmax(0)
+            flat = dist.gather(0, pick.view(1, 1, -1).expand(1, cc, need.numel())).squeeze(0).argmin(0)
+            sub_here = pair_a[pick] * capacity + torch.div(flat, capacity, rounding_mode="floor")
+            here[need] = sub_here
+            there[need] = torch.where(found, pair_b[pick] * capacity + flat % capacity, sub_here)
+            ok = ok.clone()
+            ok[need] = found
+        if count < batch:
+            here = torch.zeros(batch, dtype=torch.int64).index_copy_(0, alive, here)
+            there = torch.zeros(batch, dtype=torch.int64).index_copy_(0, alive, there)
+        _exchange(table, table_w, here.unsqueeze(0), there.unsqueeze(0))
+        alive = alive[ok]
     return _untable(table)
 
 
@@ -168,28 +216,29 @@ def swap_pairs(weights: torch.Tensor, pack_of_item: torch.Tensor, num_packs: int
     [[1, 0, 0, 1, 1, 0, 0, 1]]
     """
     table, table_w, tol = _table(weights, pack_of_item, num_packs)
-    batch, _, capacity = table.shape
+    _, capacity, batch = table.shape
     if _trivial(weights, num_packs) or capacity < 2:
         return pack_of_item.long().clone()
     first, second = torch.triu_indices(capacity, capacity, offset=1)
-    both = torch.stack((first, second))                                                  # [2, P]
-    rows = torch.arange(batch)
+    both = torch.stack((first, second))                                         # [2, P]
+    num_pairs = first.numel()
+    dist = torch.empty(num_pairs, num_pairs, batch, dtype=torch.float64)
     for _ in range(rounds):
-        load = table_w.sum(2)
-        hi_load, hi = load.max(1)
-        lo_load, lo = load.min(1)
+        load = _loads(table_w)                                                 # [m, B]
+        hi_load, hi = load.max(0)
+        lo_load, lo = load.min(0)
         half = (hi_load - lo_load).mul_(0.5)
-        w_hi, w_lo = table_w[rows, hi], table_w[rows, lo]
-        pair_hi = w_hi[:, first] + w_hi[:, second]                                        # [B, P]
-        pair_lo = w_lo[:, first] + w_lo[:, second] + half.unsqueeze(1)
-        dist = (pair_hi.unsqueeze(2) - pair_lo.unsqueeze(1)).abs_()                        # [B, P, P]
-        best_per_hi = dist.amin(2)
-        best, pick_hi = best_per_hi.min(1)
+        w_hi, w_lo = _pack_items(table_w, hi), _pack_items(table_w, lo)          # [c, B]
+        pair_hi = w_hi[first] + w_hi[second]                                    # [P, B]
+        pair_lo = w_lo[first] + w_lo[second] + half
+        torch.sub(pair_hi.unsqueeze(1), pair_lo.unsqueeze(0), out=dist).abs_()  # [P, P, B]
+        best, pick_hi = dist.amin(1).min(0)
         ok = (half - best) > tol
         if not bool(ok.any()):
             break
-        pick_lo = dist[rows, pick_hi].argmin(1)
-        here = hi.unsqueeze(1) * capacity + both[:, pick_hi].T
-        there = torch.where(ok.unsqueeze(1), lo.unsqueeze(1) * capacity + both[:, pick_lo].T, here)
+        row_of_hi = dist.gather(0, pick_hi.view(1, 1, batch).expand(1, num_pairs, batch))
+        pick_lo = row_of_hi.squeeze(0).argmin(0)
+        here = hi * capacity + both[:, pick_hi]                                 # [2, B]
+        there = torch.where(ok, lo * capacity + both[:, pick_lo], here)
         _exchange(table, table_w, here, there)
     return _untable(table)

@@ -39,7 +39,7 @@ def replicate_topk(weight: torch.Tensor, num_slots: int) -> torch.Tensor:
     The greedy takes, in decreasing order, the largest of the quotients
     ``w_e / k`` (k = 1, 2, …), one spare slot per quotient; so the spare slots go
     to the ``R − E`` largest quotients overall. Same maximum load per replica as
-    :func:`replicate_greedy` (ties may be broken differently).
+    :func:`replicate_greedy` (ties may be broken differently). Returns ``logcnt [L, E]`` int64.
     """
     extra = _check(weight, num_slots)
     layers, experts = weight.shape

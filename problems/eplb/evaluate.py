@@ -9,10 +9,13 @@ a ratio of times taken side by side on the same machine in the same run.
 """
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import math
 import statistics
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +73,26 @@ def shape_fitness(problem, balance: float, speedup: float) -> float:
     return float(cfg.get("balance_weight", 1.0)) * balance + float(cfg.get("speed_weight", 0.0)) * speed
 
 
-def _timed_call(box: Sandbox, other: Sandbox, window: np.ndarray, shape: dict):
+_local = threading.local()
+
+
+def reference_sandbox(problem, limits: SandboxLimits) -> Sandbox:
+    """A warm sandbox running the reference solver, kept per thread across evaluations (it is trusted)."""
+    key = (str(problem.file("reference")), problem.entry, repr(limits))
+    cached = getattr(_local, "reference", None)
+    if cached is not None and cached[0] == key and cached[1].alive():
+        return cached[1]
+    if cached is not None:
+        cached[1].close()
+    box = Sandbox(problem.file("reference"), problem.entry, limits).start()
+    atexit.register(box.close)
+    _local.reference = (key, box)
+    return box
+
+
+def _timed_call(box: Sandbox, other: Sandbox, window: np.ndarray, shape: dict, deadline: float | None = None):
+    if deadline is not None and time.perf_counter() > deadline:
+        raise SandboxError("timeout", "the evaluation took longer than evaluation_timeout_s")
     other.pause()
     try:
         return box.call(window, shape["num_replicas"], shape["num_groups"], shape["num_nodes"], shape["num_gpus"])
@@ -78,12 +100,13 @@ def _timed_call(box: Sandbox, other: Sandbox, window: np.ndarray, shape: dict):
         other.resume()
 
 
-def _interleaved(candidate: Sandbox, reference: Sandbox, window: np.ndarray, shape: dict, turn: int):
+def _interleaved(candidate: Sandbox, reference: Sandbox, window: np.ndarray, shape: dict, turn: int,
+                 deadline: float | None = None):
     """Time both on the same input, alternating who goes first."""
     pairs = ((candidate, reference), (reference, candidate))
     results = {}
     for box, other in (pairs if turn % 2 == 0 else pairs[::-1]):
-        results[id(box)] = _timed_call(box, other, window, shape)
+        results[id(box)] = _timed_call(box, other, window, shape, deadline)
     return results[id(candidate)], results[id(reference)]
 
 
@@ -91,7 +114,8 @@ def _mean_metrics(rows: list[dict[str, float]]) -> dict[str, float]:
     return {key: float(np.mean([row[key] for row in rows])) for key in rows[0]}
 
 
-def score_shape(problem, candidate: Sandbox, reference: Sandbox, windows: np.ndarray, shape: dict) -> dict[str, Any]:
+def score_shape(problem, candidate: Sandbox, reference: Sandbox, windows: np.ndarray, shape: dict,
+                deadline: float | None = None) -> dict[str, Any]:
     """Run and score one cluster shape; raises ``metrics.InvalidPlan`` or ``SandboxError``."""
     layers, experts = windows.shape[1:]
     slots = shape["num_replicas"]
@@ -100,10 +124,10 @@ def score_shape(problem, candidate: Sandbox, reference: Sandbox, windows: np.nda
     for _ in range(int(cfg.get("warmup_calls", 2))):
         warm = rng.integers(0, 1000, size=(layers, experts), dtype=np.int64)
         for box, other in ((candidate, reference), (reference, candidate)):
-            _timed_call(box, other, warm, shape)
+            _timed_call(box, other, warm, shape, deadline)
     cand_rows, ref_rows, cand_times, ref_times = [], [], [], []
     for t in range(len(windows) - 1):
-        cand, ref = _interleaved(candidate, reference, windows[t], shape, t)
+        cand, ref = _interleaved(candidate, reference, windows[t], shape, t, deadline)
         try:
             plan = metrics.check_plan(cand.outputs, layers, experts, slots)
         except metrics.InvalidPlan as exc:
@@ -117,7 +141,7 @@ def score_shape(problem, candidate: Sandbox, reference: Sandbox, windows: np.nda
         # fresh, never-seen loads: more timing samples without ever repeating an input
         base = windows[k % len(windows)].astype(np.float64) + 1.0
         fresh = rng.multinomial(int(base.sum(1)[0]), base / base.sum(1, keepdims=True)).astype(np.int64)
-        cand, ref = _interleaved(candidate, reference, fresh, shape, k)
+        cand, ref = _interleaved(candidate, reference, fresh, shape, k, deadline)
         cand_times.append(cand.seconds)
         ref_times.append(ref.seconds)
     result = _mean_metrics(cand_rows)
@@ -150,16 +174,20 @@ def evaluate(problem, candidate: Path, split: str = "validation", workload_file:
     if not shapes:
         raise ValueError(f"{problem.root / 'problem.toml'}: no [[shapes]] to score")
     per_shape: dict[str, Any] = {}
-    with Sandbox(problem.file("reference"), problem.entry, limits) as reference:
-        try:
-            with Sandbox(candidate, problem.entry, limits, hidden_paths=tuple(hidden)) as box:
-                for shape in shapes:
-                    per_shape[shape["name"]] = score_shape(problem, box, reference, windows, shape)
-                enforced = box.enforced
-        except SandboxError as exc:
-            return failure(exc.kind, exc.message)
-        except metrics.InvalidPlan as exc:
-            return failure("invalid", str(exc))
+    reference = reference_sandbox(problem, limits)
+    timeout = float(problem.section("limits").get("evaluation_timeout_s", 0)) or None
+    deadline = time.perf_counter() + timeout if timeout else None
+    try:
+        with Sandbox(candidate, problem.entry, limits, hidden_paths=tuple(hidden)) as box:
+            for shape in shapes:
+                per_shape[shape["name"]] = score_shape(problem, box, reference, windows, shape, deadline)
+            enforced = box.enforced
+    except SandboxError as exc:
+        return failure(exc.kind, exc.message)
+    except metrics.InvalidPlan as exc:
+        return failure("invalid", str(exc))
+    finally:
+        reference.resume()
     default = per_shape[shapes[0]["name"]]
     summary = {key: value for key, value in default.items() if key not in ("fitness", "reference")}
     return {"valid": True, "error": None, "error_kind": None,

@@ -25,8 +25,8 @@ PACK_SHARE = 0.8
 
 
 def func_1(weight: torch.Tensor, num_slots: int, num_bins: int, hot_fraction: float) -> torch.Tensor:
-    # Purpose: replica counts for each row of weight [B, n] (float64 loads of one node's experts in one layer): counts [B, n] int64, every count >= 1,
-    # every row summing to num_slots; the replicas will be packed on num_bins GPUs of num_slots // num_bins slots, so favour counts that pack
+    # Purpose: replica counts for each row of weight [B, n] (float64 loads of one node's experts in one layer): return logcnt [B, n] int64,
+    # every count >= 1, every row summing to num_slots; the replicas will be packed on num_bins GPUs of num_slots // num_bins slots, so favour counts that pack
     # evenly, e.g. keep splitting experts whose load per replica exceeds hot_fraction x (row total / num_bins).
     pass
 

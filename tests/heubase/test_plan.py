@@ -1,0 +1,88 @@
+"""heubase.eplb.plan: slot→GPU maps, loads and log2phy on hand-computed cases."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from heubase.eplb.plan import (assemble_slots, build_log2phy, gpu_loads, gpu_of_slot, pack_loads, pack_sizes,
+                               replica_counts, slot_loads)
+
+# 4 experts, 6 slots on 3 GPUs of 2 slots; expert 0 and 1 have two replicas each.
+PHY2LOG = torch.tensor([[0, 3, 0, 2, 1, 1]])
+WEIGHT = torch.tensor([[12.0, 2.0, 4.0, 2.0]])
+
+
+def test_gpu_of_slot():
+    assert gpu_of_slot(6, 3).tolist() == [0, 0, 1, 1, 2, 2]
+    assert gpu_of_slot(4, 1).tolist() == [0, 0, 0, 0]
+    with pytest.raises(ValueError):
+        gpu_of_slot(7, 3)
+    with pytest.raises(ValueError):
+        gpu_of_slot(6, 0)
+
+
+def test_replica_counts():
+    assert replica_counts(PHY2LOG, 4).tolist() == [[2, 2, 1, 1]]
+    assert replica_counts(torch.tensor([[1, 1, 1]]), 3).tolist() == [[0, 3, 0]]
+
+
+def test_slot_and_gpu_loads_by_hand():
+    # per replica: e0 12/2 = 6, e1 2/2 = 1, e2 4, e3 2
+    assert slot_loads(WEIGHT, PHY2LOG).tolist() == [[6.0, 2.0, 6.0, 4.0, 1.0, 1.0]]
+    assert gpu_loads(WEIGHT, PHY2LOG, 3).tolist() == [[8.0, 10.0, 2.0]]
+    assert gpu_loads(WEIGHT, PHY2LOG, 1).tolist() == [[20.0]]
+    # explicit counts are used as given
+    explicit = torch.tensor([[4, 2, 1, 1]])
+    assert slot_loads(WEIGHT, PHY2LOG, explicit).tolist() == [[3.0, 2.0, 3.0, 4.0, 1.0, 1.0]]
+    with pytest.raises(ValueError):
+        gpu_loads(WEIGHT, PHY2LOG, 4)
+
+
+def test_build_log2phy_by_hand():
+    log2phy, logcnt = build_log2phy(PHY2LOG, 4)
+    assert logcnt.tolist() == [[2, 2, 1, 1]]
+    assert log2phy.tolist() == [[[0, 2], [4, 5], [3, -1], [1, -1]]]
+    assert log2phy.dtype == torch.int64
+
+
+def test_build_log2phy_round_trip_random():
+    gen = torch.Generator().manual_seed(0)
+    layers, experts, slots = 5, 7, 19
+    # every expert at least once, then random extra replicas, shuffled per layer
+    extra = torch.randint(0, experts, (layers, slots - experts), generator=gen)
+    plan = torch.cat([torch.arange(experts).expand(layers, experts), extra], 1)
+    plan = plan.gather(1, torch.argsort(torch.rand(layers, slots, generator=gen), 1))
+    log2phy, logcnt = build_log2phy(plan, experts)
+    assert torch.equal(logcnt, replica_counts(plan, experts))
+    assert log2phy.shape == (layers, experts, int(logcnt.max()))
+    for layer in range(layers):
+        seen = []
+        for e in range(experts):
+            row = log2phy[layer, e].tolist()
+            count = int(logcnt[layer, e])
+            assert all(s >= 0 for s in row[:count]) and all(s == -1 for s in row[count:])
+            assert row[:count] == sorted(row[:count])
+            assert all(int(plan[layer, s]) == e for s in row[:count])
+            seen.extend(row[:count])
+        assert sorted(seen) == list(range(slots))       # every slot exactly once
+
+
+def test_assemble_slots_orders_by_pack_then_item():
+    packs = torch.tensor([[1, 0, 1, 0], [0, 0, 1, 1]])
+    values = torch.tensor([[10, 11, 12, 13], [20, 21, 22, 23]])
+    assert assemble_slots(values, packs).tolist() == [[11, 13, 10, 12], [20, 21, 22, 23]]
+
+
+def test_pack_sizes_and_loads():
+    packs = torch.tensor([[1, 0, 1, 0]])
+    weights = torch.tensor([[1.0, 2.0, 3.0, 4.0]])
+    assert pack_sizes(packs, 2).tolist() == [[2, 2]]
+    assert pack_loads(weights, packs, 2).tolist() == [[6.0, 4.0]]
+
+
+def test_doctests():
+    import doctest
+
+    import heubase.eplb.plan as module
+    result = doctest.testmod(module)
+    assert result.attempted > 0 and result.failed == 0

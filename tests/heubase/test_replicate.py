@@ -1,0 +1,86 @@
+"""heubase.eplb.replicate: min–max greedy replication and its closed form."""
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from heubase.eplb.replicate import expand_replicas, replica_loads, replicate_greedy, replicate_topk
+
+REPLICATORS = [replicate_greedy, replicate_topk]
+
+
+@st.composite
+def problems(draw):
+    layers = draw(st.integers(1, 3))
+    experts = draw(st.integers(1, 8))
+    extra = draw(st.integers(0, 12))
+    values = st.one_of(st.floats(0, 1000, allow_nan=False, allow_infinity=False),
+                       st.integers(0, 5).map(float))          # small integers force ties
+    rows = draw(st.lists(st.lists(values, min_size=experts, max_size=experts), min_size=layers, max_size=layers))
+    return torch.tensor(rows, dtype=torch.float64), experts + extra
+
+
+@pytest.mark.parametrize("replicate", REPLICATORS)
+def test_hand_worked(replicate):
+    # spare slots go to the largest quotients 6/1, 6/2 -> expert 0 twice; loads per replica 2, 1, 2
+    assert replicate(torch.tensor([[6.0, 1.0, 2.0]]), 5).tolist() == [[3, 1, 1]]
+    # 8/1, 5/1, 8/2 = 4 > 5/2, 8/3 -> [3, 2, 1]
+    assert replicate(torch.tensor([[8.0, 5.0, 1.0]]), 6).tolist() == [[3, 2, 1]]
+    # no spare slot: one replica each
+    assert replicate(torch.tensor([[3.0, 1.0]]), 2).tolist() == [[1, 1]]
+
+
+@pytest.mark.parametrize("replicate", REPLICATORS)
+def test_too_few_slots(replicate):
+    with pytest.raises(ValueError):
+        replicate(torch.ones(2, 5), 4)
+    with pytest.raises(ValueError):
+        replicate(torch.ones(5), 6)
+
+
+@settings(max_examples=150, deadline=None)
+@given(problems())
+def test_counts_valid_and_topk_matches_greedy(problem):
+    weight, slots = problem
+    greedy, topk = replicate_greedy(weight, slots), replicate_topk(weight, slots)
+    for counts in (greedy, topk):
+        assert counts.dtype == torch.int64
+        assert counts.shape == weight.shape
+        assert (counts >= 1).all()
+        assert (counts.sum(1) == slots).all()
+    per_greedy = (weight / greedy).amax(1)
+    per_topk = (weight / topk).amax(1)
+    assert torch.equal(per_greedy, per_topk)
+
+
+def test_greedy_is_min_max_on_small_cases():
+    # brute force over all count vectors for a few small problems
+    import itertools
+    gen = torch.Generator().manual_seed(1)
+    for _ in range(20):
+        weight = torch.rand(1, 3, generator=gen, dtype=torch.float64) * 10
+        slots = 7
+        best = min(max(float(w) / c for w, c in zip(weight[0], cnt))
+                   for cnt in itertools.product(range(1, 6), repeat=3) if sum(cnt) == slots)
+        got = float((weight / replicate_greedy(weight, slots)).amax())
+        assert got == pytest.approx(best)
+
+
+def test_expand_and_replica_loads():
+    counts = torch.tensor([[2, 1, 3]])
+    items = expand_replicas(counts)
+    assert items.tolist() == [[0, 0, 1, 2, 2, 2]]
+    loads = replica_loads(torch.tensor([[4.0, 5.0, 9.0]]), counts, items)
+    assert loads.tolist() == [[2.0, 2.0, 5.0, 3.0, 3.0, 3.0]]
+    with pytest.raises(ValueError):
+        expand_replicas(torch.tensor([[1, 1], [2, 1]]))
+
+
+def test_doctests():
+    import doctest
+
+    import heubase.eplb.replicate as module
+    result = doctest.testmod(module)
+    assert result.attempted > 0 and result.failed == 0
