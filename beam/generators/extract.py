@@ -86,13 +86,6 @@ def _closes(line: str, char: str, length: int) -> bool:
     return len(stripped) >= length and set(stripped) == {char}
 
 
-def _strip_indent(line: str, indent: int) -> str:
-    cut = 0
-    while cut < indent and cut < len(line) and line[cut] in " \t":
-        cut += 1
-    return line[cut:]
-
-
 def fenced_blocks(reply: str) -> list[Block]:
     """Every fenced block (```` ``` ```` or ``~~~``, three or more) of ``reply``, in order.
 
@@ -108,10 +101,10 @@ def fenced_blocks(reply: str) -> list[Block]:
         if match is None or (match["fence"][0] == "`" and "`" in match["info"]):
             i += 1
             continue
-        fence, indent = match["fence"], len(match["indent"])
+        fence = match["fence"]
         end = next((j for j in range(i + 1, len(lines)) if _closes(lines[j], fence[0], len(fence))), None)
-        body = [_strip_indent(line, indent) for line in lines[i + 1:len(lines) if end is None else end]]
-        text = textwrap.dedent("\n".join(body))
+        body = lines[i + 1:len(lines) if end is None else end]
+        text = textwrap.dedent("\n".join(body))   # an indented fence usually indents its code too
         if end is None:   # "return x```" on the last line of a cut-off answer
             text = re.sub(r"[`~]{3,}\s*$", "", text.rstrip())
         blocks.append(Block(text.strip("\n"), _lang(match["info"]), end is not None, i + 2))
@@ -121,8 +114,8 @@ def fenced_blocks(reply: str) -> list[Block]:
 
 # ----------------------------------------------------------------------------- parsing helpers
 
-def _parse(code: str) -> tuple[ast.Module | None, str | None]:
-    """``(tree, None)`` when ``code`` compiles, else ``(None, one-line reason)``. Nothing is run."""
+def _parse_at(code: str) -> tuple[ast.Module | None, str | None, int | None]:
+    """``(tree, None, None)`` when ``code`` compiles, else ``(None, one-line reason, error line)``. Nothing is run."""
     try:
         with _warnings.catch_warnings():
             _warnings.simplefilter("ignore")
@@ -131,10 +124,16 @@ def _parse(code: str) -> tuple[ast.Module | None, str | None]:
     except SyntaxError as exc:
         where = f"line {exc.lineno}" if exc.lineno else "somewhere"
         shown = f": {exc.text.strip()[:100]!r}" if exc.text and exc.text.strip() else ""
-        return None, f"syntax error at {where} of the code: {exc.msg}{shown}"
+        return None, f"syntax error at {where} of the code: {exc.msg}{shown}", exc.lineno
     except (ValueError, TypeError, RecursionError, MemoryError, OverflowError) as exc:
-        return None, f"the code cannot be parsed: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
-    return tree, None
+        return None, f"the code cannot be parsed: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}", None
+    return tree, None, None
+
+
+def _parse(code: str) -> tuple[ast.Module | None, str | None]:
+    """``(tree, None)`` when ``code`` compiles, else ``(None, one-line reason)``."""
+    tree, error, _ = _parse_at(code)
+    return tree, error
 
 
 def _bound_at_top(statements: Iterable[ast.stmt]) -> list[str]:
@@ -306,35 +305,46 @@ def _from_blocks(blocks: list[Block], must: Sequence[str]) -> str | None:
 
 
 def _from_prose(text: str, must: Sequence[str]) -> str:
-    """The module of a reply without fences: all of it, or what follows its leading prose."""
+    """The module of a reply without fences: all of it, or what follows its leading prose.
+
+    After a failed parse only starts past the error line are tried, and the
+    trailing prose is cut only when the error lies in it, so a long reply costs a
+    few parses, not one per line.
+    """
     lines = text.split("\n")
-    code_lines = [i for i, line in enumerate(lines) if _CODE_START.match(line)][:MAX_PROSE_ATTEMPTS]
-    starts = list(dict.fromkeys([0, *code_lines]))
-    end = len(lines)   # drop trailing prose: unindented lines that do not look like code
+    code_lines = [i for i, line in enumerate(lines) if _CODE_START.match(line)]
+    end = len(lines)   # trailing prose: unindented lines that do not look like code
     while end > 0 and (not lines[end - 1].strip() or (not lines[end - 1][:1].isspace()
                                                      and not _CODE_START.match(lines[end - 1])
                                                      and not lines[end - 1].rstrip().endswith((")", "]", "}")))):
         end -= 1
-    primary = code_lines[0] if code_lines else 0
+    start, attempts = 0, 0
     first_error: str | None = None
-    for start in starts:
-        for stop in dict.fromkeys((len(lines), end)):
+    while start is not None and attempts < MAX_PROSE_ATTEMPTS:
+        attempts += 1
+        error_at = start
+        for stop in (len(lines), end):
             if stop <= start:
-                continue
-            code = "\n".join(lines[start:stop]).strip("\n")
-            tree, error = _parse(code)
-            if tree is None:
-                if start == primary and first_error is None:
-                    first_error = error
-                continue
-            if not _has_code(tree):
-                continue
-            names = set(_bound_at_top(tree.body))
-            missing = [m for m in must if m not in names]
-            if missing:
-                raise ExtractionError(_missing_message(_functions(tree), missing))
-            return code
-    if code_lines and first_error is not None:
+                break
+            segment = lines[start:stop]
+            code = "\n".join(segment).strip("\n")
+            lead = next((k for k, line in enumerate(segment) if line), len(segment))   # blank lines cut off
+            tree, error, lineno = _parse_at(code)
+            if tree is not None:
+                if not _has_code(tree):
+                    break
+                names = set(_bound_at_top(tree.body))
+                missing = [m for m in must if m not in names]
+                if missing:
+                    raise ExtractionError(_missing_message(_functions(tree), missing))
+                return code
+            if code_lines and start >= code_lines[0] and first_error is None:
+                first_error = error
+            error_at = max(error_at, start + lead + (lineno or 1) - 1)
+            if stop == end or error_at < end:
+                break   # the error is not in the trailing prose: cutting it cannot help
+        start = next((i for i in code_lines if i > error_at), None)
+    if first_error is not None:
         raise ExtractionError(f"no fenced code block, and the text does not parse as Python: {first_error}")
     raise ExtractionError("the reply holds no Python code (no fenced ```python block and no line that starts code)")
 

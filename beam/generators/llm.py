@@ -41,7 +41,8 @@ import openai
 from beam import prompts
 from beam.catalog import Component
 from beam.generators.base import GenerationError, Generator, GeneratorContext
-from beam.generators.extract import ExtractionError, extract_description, extract_module, extract_ranges, top_level_names
+from beam.generators.extract import (ExtractionError, extract_description, extract_module, extract_ranges,
+                                     top_level_names)
 from beam.program import MAX_TIME, Program, ProgramError, placeholder_index
 from beam.prompts import FunctionDoc, Prompt, PromptContext
 from beam.store import RunStore, text_hash

@@ -121,10 +121,15 @@ def score_shape(problem, candidate: Sandbox, reference: Sandbox, windows: np.nda
     slots = shape["num_replicas"]
     cfg = problem.section("workloads")
     rng = np.random.default_rng(12345)
+    warm_times = []
     for _ in range(int(cfg.get("warmup_calls", 2))):
         warm = rng.integers(0, 1000, size=(layers, experts), dtype=np.int64)
-        for box, other in ((candidate, reference), (reference, candidate)):
-            _timed_call(box, other, warm, shape, deadline)
+        warm_times.append(_timed_call(candidate, reference, warm, shape, deadline).seconds)
+        _timed_call(reference, candidate, warm, shape, deadline)
+    limit_ms = float(problem.section("limits").get("max_ms_per_call", 0))
+    if limit_ms and warm_times and 1000 * min(warm_times) > limit_ms:
+        raise SandboxError("too_slow", f"shape {shape['name']}: a call takes {1000 * min(warm_times):.0f} ms, "
+                                       f"above the limit of {limit_ms:g} ms per call in problem.toml")
     cand_rows, ref_rows, cand_times, ref_times = [], [], [], []
     for t in range(len(windows) - 1):
         cand, ref = _interleaved(candidate, reference, windows[t], shape, t, deadline)
