@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 evolve: $(STAMP)
-	$(BIN)/beam eval problems/eplb problems/eplb/reference_solver.py
+	$(BIN)/beam evolve problems/eplb --run-dir runs/eplb-readme --resume
 
 test: $(STAMP)
 	$(BIN)/pytest -q

@@ -94,11 +94,10 @@ def emit_example(problem: Problem, store: RunStore, best: Scored, test_result: d
     out = examples_dir / problem.name
     out.mkdir(parents=True, exist_ok=True)
     code = standalone_source(best.source, run_dir)
-    header = (f'"""Evolved {problem.name} solver (BEAM run {run_dir.name}, program {best.program_id}).\n\n'
-              f"Standalone: depends only on torch/numpy and the standard library.\n"
-              f"Validation fitness {best.fitness:.4f}; test fitness {test_result['fitness']:.4f}.\n"
-              f"See README.md beside this file for how it was produced and scored.\n"
-              f'"""\n')
+    header = (f"# Evolved {problem.name} solver (BEAM run {run_dir.name}, program {best.program_id}).\n"
+              f"# Standalone: depends only on torch/numpy and the standard library.\n"
+              f"# Validation fitness {best.fitness:.4f}; test fitness {test_result['fitness']:.4f}.\n"
+              f"# README.md beside this file says how it was produced and scored.\n")
     (out / "solver.py").write_text(header + code, encoding="utf-8")
     ancestry = lineage(store, best.program_id)
     (out / "lineage.json").write_text(json.dumps(ancestry, indent=2), encoding="utf-8")
