@@ -7,7 +7,9 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from beam.generators.base import GenerationError
 from beam.problem import ProblemError, load_problem
+from beam.store import StoreError
 
 
 def _format_float(value: object, digits: int = 4) -> str:
@@ -118,6 +120,14 @@ def cmd_heubase_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_promote(args: argparse.Namespace) -> int:
+    from beam.promote import promote
+
+    for path in promote(Path(args.run), Path(args.dest) if args.dest else None, top=args.top):
+        print(f"promoted: {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="beam", description="BEAM: evolve complete solvers.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -152,6 +162,12 @@ def build_parser() -> argparse.ArgumentParser:
     evo.add_argument("--no-example", action="store_true", help="do not write examples/<problem>/")
     evo.set_defaults(func=cmd_evolve)
 
+    pr = sub.add_parser("promote", help="copy a run's best memory functions into heubase/<problem>/evolved/")
+    pr.add_argument("run", help="run folder (holding run.db)")
+    pr.add_argument("--top", type=int, default=3, help="how many memory functions (best first)")
+    pr.add_argument("--dest", default=None, help="destination folder (default: heubase/<problem>/evolved)")
+    pr.set_defaults(func=cmd_promote)
+
     hb = sub.add_parser("heubase", help="HeuBase components")
     hb_sub = hb.add_subparsers(dest="heubase_command", required=True)
     hb_list = hb_sub.add_parser("list", help="list a problem's components with their roles and signatures")
@@ -164,7 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ProblemError, ValueError, OSError) as exc:
+    except (ProblemError, ValueError, OSError, GenerationError, StoreError) as exc:
         print(f"beam: error: {exc}", file=sys.stderr)
         return 2
 

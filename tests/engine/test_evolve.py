@@ -142,3 +142,27 @@ def test_resume_refuses_other_settings(finished_run):
     done = subprocess.run([sys.executable, "-m", "beam.cli", "evolve", str(problem), "--run-dir", str(folder / "run"),
                            "--resume", "--seed", "99"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 2 and "same settings" in done.stderr
+
+
+@pytest.mark.slow
+def test_promote_writes_importable_heubase_modules_with_provenance(finished_run, tmp_path):
+    folder, _, _ = finished_run
+    dest = tmp_path / "evolved"
+    done = subprocess.run([sys.executable, "-m", "beam.cli", "promote", str(folder / "run"), "--dest", str(dest),
+                           "--top", "2"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    modules = sorted(p for p in dest.glob("*.py") if p.name != "__init__.py")
+    assert 1 <= len(modules) <= 2
+    from beam.catalog import catalog
+
+    components = catalog(dest, "evolved_test")
+    for module in modules:
+        text = module.read_text()
+        assert "promoted from run run" in text and "Source program:" in text
+        assert any(c.name == module.stem for c in components)
+    check = subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {str(dest)!r}); "
+                            + "; ".join(f"import {m.stem}" for m in modules)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+    missing = subprocess.run([sys.executable, "-m", "beam.cli", "promote", str(tmp_path)], cwd=ROOT,
+                             capture_output=True, text=True)
+    assert missing.returncode == 2 and "no run database" in missing.stderr
