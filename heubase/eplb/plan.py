@@ -87,3 +87,19 @@ def pack_loads(weights: torch.Tensor, pack_of_item: torch.Tensor, num_packs: int
     """``[B, m]`` total weight in each pack."""
     loads = torch.zeros(weights.shape[0], num_packs, dtype=weights.dtype)
     return loads.scatter_add_(1, pack_of_item.long(), weights)
+
+
+def checked_packing(pack_of_item: object, item_load: torch.Tensor, num_packs: int, name: str = "packer") -> torch.Tensor:
+    """Check a packing produced by ``name`` and return it as int64; ``ValueError`` naming ``name`` otherwise.
+
+    A packing must be a tensor of the items' shape, with pack indices in
+    ``[0, num_packs)`` and exactly ``n // num_packs`` items in every pack.
+    """
+    if not isinstance(pack_of_item, torch.Tensor) or pack_of_item.shape != item_load.shape:
+        raise ValueError(f"{name} must return a tensor of shape {tuple(item_load.shape)}")
+    packing = pack_of_item.long()
+    if bool(((packing < 0) | (packing >= num_packs)).any()):
+        raise ValueError(f"{name} returned a pack index outside [0, {num_packs})")
+    if bool((pack_sizes(packing, num_packs) != item_load.shape[1] // num_packs).any()):
+        raise ValueError(f"{name} must put exactly {item_load.shape[1] // num_packs} items in every pack")
+    return packing

@@ -16,7 +16,7 @@ import time
 import torch
 
 from heubase.eplb.hierarchical import check_cluster, finish_plan, groups_to_nodes, is_hierarchical
-from heubase.eplb.plan import assemble_slots, pack_sizes
+from heubase.eplb.plan import assemble_slots, checked_packing
 from heubase.eplb.replicate import expand_replicas, replica_loads, replicate_greedy
 
 #Hyperparameter#
@@ -70,13 +70,7 @@ def rebalance_experts(weight: torch.Tensor, num_replicas: int, num_groups: int, 
     item_load = replica_loads(node_load, counts, local_expert)
     gpus_per_node = num_gpus // num_nodes
     gpu_of_item = func_2(item_load, local_expert.clone(), gpus_per_node, deadline)
-    if not isinstance(gpu_of_item, torch.Tensor) or gpu_of_item.shape != item_load.shape:
-        raise ValueError(f"func_2 must return a tensor of shape {tuple(item_load.shape)}")
-    gpu_of_item = gpu_of_item.long()
-    if bool(((gpu_of_item < 0) | (gpu_of_item >= gpus_per_node)).any()):
-        raise ValueError(f"func_2 returned a pack index outside [0, {gpus_per_node})")
-    if bool((pack_sizes(gpu_of_item, gpus_per_node) != item_load.shape[1] // gpus_per_node).any()):
-        raise ValueError(f"func_2 must put exactly {item_load.shape[1] // gpus_per_node} items in every pack")
+    gpu_of_item = checked_packing(gpu_of_item, item_load, gpus_per_node, "func_2")
 
     local_slots = assemble_slots(local_expert, gpu_of_item)
     phy2log = node_experts.gather(1, local_slots).view(layers, num_replicas)

@@ -14,7 +14,7 @@ import time
 import torch
 
 from heubase.eplb.hierarchical import finish_plan, is_hierarchical, place_hierarchical
-from heubase.eplb.plan import pack_loads, pack_sizes
+from heubase.eplb.plan import checked_packing, pack_loads
 from heubase.eplb.replicate import replicate_greedy
 
 #Hyperparameter#
@@ -46,22 +46,12 @@ def rebalance_experts(weight: torch.Tensor, num_replicas: int, num_groups: int, 
         num_groups = num_nodes = 1
     deadline = start + MAX_TIME * REFINE_SHARE
 
-    def checked(pack_of_item, item_load, num_packs, name):
-        if not isinstance(pack_of_item, torch.Tensor) or pack_of_item.shape != item_load.shape:
-            raise ValueError(f"{name} must return a tensor of shape {tuple(item_load.shape)}")
-        pack_of_item = pack_of_item.long()
-        if bool(((pack_of_item < 0) | (pack_of_item >= num_packs)).any()):
-            raise ValueError(f"{name} returned a pack index outside [0, {num_packs})")
-        if bool((pack_sizes(pack_of_item, num_packs) != item_load.shape[1] // num_packs).any()):
-            raise ValueError(f"{name} must put exactly {item_load.shape[1] // num_packs} items in every pack")
-        return pack_of_item
-
     def pack(item_load, num_packs):
-        return checked(func_1(item_load, num_packs), item_load, num_packs, "func_1")
+        return checked_packing(func_1(item_load, num_packs), item_load, num_packs, "func_1")
 
     def refine(item_load, pack_of_item, num_packs):
         refined = func_2(item_load, pack_of_item.clone(), num_packs, REFINE_ROUNDS, deadline)
-        refined = checked(refined, item_load, num_packs, "func_2")
+        refined = checked_packing(refined, item_load, num_packs, "func_2")
         before = pack_loads(item_load, pack_of_item, num_packs).max(dim=1).values
         after = pack_loads(item_load, refined, num_packs).max(dim=1).values
         return torch.where((after <= before).unsqueeze(1), refined, pack_of_item)

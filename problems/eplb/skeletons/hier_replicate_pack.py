@@ -15,7 +15,7 @@ import time
 import torch
 
 from heubase.eplb.hierarchical import finish_plan, is_hierarchical, place_hierarchical
-from heubase.eplb.plan import pack_sizes
+from heubase.eplb.plan import checked_packing
 
 #Hyperparameter#
 MAX_TIME = 0.05
@@ -59,14 +59,7 @@ def rebalance_experts(weight: torch.Tensor, num_replicas: int, num_groups: int, 
 
     def pack(item_load, num_packs):
         pack_of_item = func_2(item_load, num_packs, deadline)
-        if not isinstance(pack_of_item, torch.Tensor) or pack_of_item.shape != item_load.shape:
-            raise ValueError(f"func_2 must return a tensor of shape {tuple(item_load.shape)}")
-        pack_of_item = pack_of_item.long()
-        if bool(((pack_of_item < 0) | (pack_of_item >= num_packs)).any()):
-            raise ValueError(f"func_2 returned a pack index outside [0, {num_packs})")
-        if bool((pack_sizes(pack_of_item, num_packs) != item_load.shape[1] // num_packs).any()):
-            raise ValueError(f"func_2 must put exactly {item_load.shape[1] // num_packs} items in every pack")
-        return pack_of_item
+        return checked_packing(pack_of_item, item_load, num_packs, "func_2")
 
     phy2log = place_hierarchical(weight, num_replicas, num_groups, num_nodes, num_gpus,
                                  replicate=replicate, pack=pack)

@@ -16,7 +16,7 @@ import torch
 
 from heubase.eplb.hierarchical import finish_plan, is_hierarchical, place_hierarchical
 from heubase.eplb.pack import pack_lpt
-from heubase.eplb.plan import pack_loads, pack_sizes
+from heubase.eplb.plan import checked_packing, pack_loads
 from heubase.eplb.replicate import replicate_greedy
 
 #Hyperparameter#
@@ -55,14 +55,7 @@ def rebalance_experts(weight: torch.Tensor, num_replicas: int, num_groups: int, 
             if not isinstance(candidates, (list, tuple)):
                 raise ValueError("func_1 must return a list of candidate packings")
             for index, candidate in enumerate(candidates[:num_starts]):
-                if not isinstance(candidate, torch.Tensor) or candidate.shape != item_load.shape:
-                    raise ValueError(f"func_1 candidate {index} must have shape {tuple(item_load.shape)}")
-                candidate = candidate.long()
-                if bool(((candidate < 0) | (candidate >= num_packs)).any()):
-                    raise ValueError(f"func_1 candidate {index} has a pack index outside [0, {num_packs})")
-                if bool((pack_sizes(candidate, num_packs) != item_load.shape[1] // num_packs).any()):
-                    raise ValueError(f"func_1 candidate {index} must put exactly "
-                                     f"{item_load.shape[1] // num_packs} items in every pack")
+                candidate = checked_packing(candidate, item_load, num_packs, f"func_1 candidate {index}")
                 cand_max = pack_loads(item_load, candidate, num_packs).max(dim=1).values
                 better = cand_max < best_max
                 best = torch.where(better.unsqueeze(1), candidate, best)
