@@ -141,9 +141,10 @@ async def run_evolution(problem: Problem, options: EvolveOptions, run_dir: Path,
         calibrate=options.calibrate, calibration_budget=options.calibration_budget, seed=options.seed))
     keeper = None
     if options.memory:
+        from beam.memory import MemoryConfig
         from beam.memory_keeper import MemoryKeeper
 
-        keeper = MemoryKeeper(run_dir, store, generator, context)
+        keeper = MemoryKeeper(run_dir, store, generator, context, MemoryConfig.from_dict(problem.section("memory")))
 
     def report(info: dict) -> None:
         usage = generator.usage()
