@@ -20,6 +20,20 @@ class ProblemError(ValueError):
     """A problem folder or its problem.toml is malformed."""
 
 
+def import_by_path(path: Path, key: str) -> ModuleType:
+    """Import the file at ``path`` once under the module name ``key`` (problem folders are not packages)."""
+    if key not in sys.modules:
+        spec = importlib.util.spec_from_file_location(key, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[key] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[key]
+            raise
+    return sys.modules[key]
+
+
 @dataclass
 class Problem:
     """A problem folder: ``problem.toml``, description, skeletons and ``evaluate.py``."""
@@ -60,13 +74,7 @@ class Problem:
         path = self.root / "evaluate.py"
         if not path.exists():
             raise ProblemError(f"{path}: missing (every problem needs an evaluate.py)")
-        module_name = f"beam_problem_{self.name}_evaluate"
-        if module_name in sys.modules:
-            return sys.modules[module_name]
-        spec = importlib.util.spec_from_file_location(module_name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[module_name] = module
-        spec.loader.exec_module(module)
+        module = import_by_path(path, f"beam_problem_{self.name}_evaluate")
         if not callable(getattr(module, "evaluate", None)):
             raise ProblemError(f"{path}: defines no evaluate() function")
         return module

@@ -10,10 +10,8 @@ a ratio of times taken side by side on the same machine in the same run.
 from __future__ import annotations
 
 import atexit
-import importlib.util
 import math
 import statistics
-import sys
 import threading
 import time
 from pathlib import Path
@@ -22,20 +20,15 @@ from typing import Any
 import numpy as np
 
 from beam.evaluate import Sandbox, SandboxError, SandboxLimits
+from beam.problem import import_by_path
 
 HERE = Path(__file__).resolve().parent
 SPLITS = ("train", "validation", "test")
 
 
 def _sibling(name: str):
-    """Import a module that sits next to this file (problem folders are not packages)."""
-    key = f"beam_problem_eplb_{name}"
-    if key not in sys.modules:
-        spec = importlib.util.spec_from_file_location(key, HERE / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[key] = module
-        spec.loader.exec_module(module)
-    return sys.modules[key]
+    """Import a module that sits next to this file."""
+    return import_by_path(HERE / f"{name}.py", f"beam_problem_eplb_{name}")
 
 
 metrics = _sibling("metrics")

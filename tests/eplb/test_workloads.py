@@ -1,28 +1,17 @@
 """Tests for problems/eplb/workloads.py (synthetic traffic, statistics, loaders, splits)."""
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from beam.problem import import_by_path
+
 WORKLOADS_PATH = Path(__file__).resolve().parents[2] / "problems" / "eplb" / "workloads.py"
 
 
-def _load_module():
-    name = "beam_problem_eplb_workloads"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, WORKLOADS_PATH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-wl = _load_module()
+wl = import_by_path(WORKLOADS_PATH, "beam_problem_eplb_workloads")
 
 
 @pytest.fixture(scope="module")
