@@ -66,6 +66,9 @@ class Educator:
                 best = await self._complete_and_score(program.source, outcome)
             else:
                 best = await self._mcts(program, outcome)
+                # every candidate of every step was a complete program: keep the best one seen,
+                # which an earlier step may have produced
+                best = min(outcome.tried, key=rank_key) if outcome.tried else best
             outcome.best = best
             if best is not None and best.fitness is not None and self.config.calibrate:
                 outcome.best = await self._calibrate(best, outcome)
