@@ -8,7 +8,6 @@ first reply is a 429, which the generator must retry.
 """
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import sys
 import threading
@@ -21,15 +20,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fake_openai import FakeOpenAI, Reply, Status  # noqa: E402
 from test_evolve import small_problem  # noqa: E402
 
-from beam.evolve import heubase_components  # noqa: E402
-from beam.generators.base import GeneratorContext  # noqa: E402
-from beam.generators.composer import Composer  # noqa: E402
-from beam.problem import load_problem  # noqa: E402
 from beam.program import Program  # noqa: E402
 from beam.store import RunStore  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 SKELETON = ROOT / "problems" / "eplb" / "skeletons" / "hier_pack_refine.py"
+GOOD_FUNC_1 = ("def func_1(item_load: torch.Tensor, num_packs: int) -> torch.Tensor:\n"
+               "    from heubase.eplb.pack import pack_karmarkar_karp\n"
+               "    return pack_karmarkar_karp(item_load, num_packs)\n")
+GOOD_FUNC_2 = ("def func_2(item_load: torch.Tensor, pack_of_item: torch.Tensor, num_packs: int, rounds: int,\n"
+               "           deadline: float) -> torch.Tensor:\n"
+               "    from heubase.eplb.refine import swap_max_min\n"
+               "    return swap_max_min(item_load, pack_of_item, num_packs, rounds=rounds)\n")
 BROKEN_FUNC_1 = ("def func_1(item_load: torch.Tensor, num_packs: int) -> torch.Tensor:\n"
                  "    return torch.zeros_like(item_load, dtype=torch.long)\n")
 
@@ -78,10 +80,8 @@ class ScriptedModel:
 
 @pytest.fixture(scope="module")
 def programs():
-    problem = load_problem(ROOT / "problems" / "eplb")
-    composer = Composer(GeneratorContext(problem=problem, heubase=heubase_components(problem), seed=0))
     skeleton = SKELETON.read_text()
-    good = asyncio.run(composer.fill_all(skeleton))
+    good = Program.parse(skeleton).with_functions({"func_1": GOOD_FUNC_1, "func_2": GOOD_FUNC_2}).source
     broken = Program.parse(good).with_function("func_1", BROKEN_FUNC_1).source
     return skeleton, good, broken
 
