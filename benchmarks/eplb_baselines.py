@@ -37,6 +37,10 @@ PER_LAYER = '''
 from heubase.eplb.reference import rebalance_experts_per_layer as rebalance_experts
 '''
 
+FAST = '''
+from heubase.eplb.fast import rebalance_fast as rebalance_experts
+'''
+
 ROWS = [
     ("greedy + LPT, per-layer Python loops (DeepSeek's structure)", None),
     ("topk replicate + LPT", ("replicate_topk", "pack_lpt", None)),
@@ -47,6 +51,7 @@ ROWS = [
     ("greedy + LPT + swap_pairs", ("replicate_greedy", "pack_lpt", "swap_pairs")),
     ("greedy + KK + swap_all_pairs", ("replicate_greedy", "pack_karmarkar_karp", "swap_all_pairs")),
     ("topk + snake + swap_all_pairs", ("replicate_topk", "pack_snake", "swap_all_pairs")),
+    ("fast pipeline (heubase.eplb.fast.rebalance_fast)", "fast"),
 ]
 
 
@@ -68,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         entries = [("reference (vectorised DeepSeek-equivalent)", problem.file("reference"))]
         for name, parts in ROWS:
             path = Path(tmp) / f"solver_{len(entries)}.py"
-            path.write_text(PER_LAYER if parts is None else composition_source(*parts))
+            source = {None: PER_LAYER, "fast": FAST}.get(parts) if not isinstance(parts, tuple) else None
+            path.write_text(source or composition_source(*parts))
             entries.append((name, path))
         for name, path in entries:
             print(f"evaluating: {name}", file=sys.stderr, flush=True)

@@ -18,7 +18,6 @@ import statistics
 import sys
 import tempfile
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from beam.evolve import EvolveOptions, ResumeMismatch, best_program, evolve  # noqa: E402
 from beam.example import standalone_source  # noqa: E402
-from beam.problem import Problem, load_problem  # noqa: E402
+from beam.problem import Problem, import_by_path, load_problem  # noqa: E402
 from beam.store import RunStore  # noqa: E402
 
 FAST_SOLVER = '''
@@ -41,19 +40,10 @@ AIM_MS = 2.0
 Row = list[str]
 
 
-def load_by_path(name: str, path: Path) -> ModuleType:
-    """Import a Python file as a module under ``name``."""
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def hand_written_candidates() -> list[tuple[str, str]]:
     """(name, source) of the single HeuBase compositions to choose from on validation."""
-    baselines = load_by_path("beam_bench_eplb_baselines", ROOT / "benchmarks" / "eplb_baselines.py")
-    candidates = [(name, baselines.composition_source(*parts)) for name, parts in baselines.ROWS if parts]
+    baselines = import_by_path(ROOT / "benchmarks" / "eplb_baselines.py", "beam_bench_eplb_baselines")
+    candidates = [(name, baselines.composition_source(*parts)) for name, parts in baselines.ROWS if isinstance(parts, tuple)]
     if not any(name == "greedy + Karmarkar-Karp" for name, _ in candidates):
         candidates.append(("greedy + Karmarkar-Karp",
                            baselines.composition_source("replicate_greedy", "pack_karmarkar_karp", None)))
@@ -115,7 +105,7 @@ def per_pair(problem: Problem, path: Path, tag: str) -> dict[str, dict[str, list
     evaluator = problem.evaluator()
     metrics = evaluator.metrics
     windows = evaluator.load_windows(problem, "test")
-    solve = getattr(load_by_path(f"beam_bench_solver_{tag}", path), problem.entry)
+    solve = getattr(import_by_path(path, f"beam_bench_solver_{tag}"), problem.entry)
     layers, experts = windows.shape[1:]
     out: dict[str, dict[str, list[float]]] = {}
     for shape in problem.config["shapes"]:
