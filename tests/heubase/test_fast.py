@@ -1,7 +1,6 @@
 """heubase.eplb.fast: rounds packers, threshold replication, swaps and the fused pipeline."""
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +8,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from packing_cases import max_load, problems
 
 from heubase.eplb.fast import pack_rounds, pack_spread, rebalance_fast, replicate_fast, swap_rounds
 from heubase.eplb.pack import pack_lpt
@@ -16,18 +16,13 @@ from heubase.eplb.plan import gpu_loads, pack_loads, pack_sizes
 from heubase.eplb.reference import rebalance_experts
 from heubase.eplb.replicate import replicate_greedy
 
+from beam.problem import import_by_path
+
 EPLB = Path(__file__).resolve().parents[2] / "problems" / "eplb"
 
 
-def _by_path(name: str):
-    spec = importlib.util.spec_from_file_location(f"test_fast_eplb_{name}", EPLB / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-metrics = _by_path("metrics")
-workloads = _by_path("workloads")
+metrics = import_by_path(EPLB / "metrics.py", "beam_problem_eplb_metrics")
+workloads = import_by_path(EPLB / "workloads.py", "beam_problem_eplb_workloads")
 
 # (name, slots, groups, nodes, gpus, hierarchical) as in problems/eplb/problem.toml
 SHAPES = [("4-nodes-32-gpus", 288, 8, 4, 32, True), ("1-node-64-gpus", 320, 8, 1, 64, True),
@@ -37,22 +32,6 @@ SHAPES = [("4-nodes-32-gpus", 288, 8, 4, 32, True), ("1-node-64-gpus", 320, 8, 1
 @pytest.fixture(scope="module")
 def windows() -> torch.Tensor:
     return torch.from_numpy(workloads.generate(20250303, windows=4))
-
-
-def _max_load(weights: torch.Tensor, packs: torch.Tensor, m: int) -> torch.Tensor:
-    return pack_loads(weights.double(), packs, m).amax(1)
-
-
-@st.composite
-def problems(draw):
-    m = draw(st.integers(1, 5))
-    capacity = draw(st.integers(1, 6))
-    batch = draw(st.integers(1, 4))
-    values = st.one_of(st.floats(0, 100, allow_nan=False, allow_infinity=False),
-                       st.integers(0, 4).map(float))          # small integers force ties
-    rows = draw(st.lists(st.lists(values, min_size=m * capacity, max_size=m * capacity),
-                         min_size=batch, max_size=batch))
-    return torch.tensor(rows, dtype=torch.float64), m
 
 
 # ---------------------------------------------------------------- packers
@@ -84,9 +63,9 @@ def test_pack_rounds_by_hand():
 
 def test_pack_spread_reaches_lpt_where_rounds_cannot():
     w = torch.tensor([[10.0, 6.0, 2.0, 2.0, 1.0, 1.0]])
-    assert float(_max_load(w, pack_lpt(w, 2), 2)) == 12.0
-    assert float(_max_load(w, pack_rounds(w, 2), 2)) == 13.0
-    assert float(_max_load(w, pack_spread(w, 2, switches=(1,)), 2)) == 12.0
+    assert float(max_load(w, pack_lpt(w, 2), 2)) == 12.0
+    assert float(max_load(w, pack_rounds(w, 2), 2)) == 13.0
+    assert float(max_load(w, pack_spread(w, 2, switches=(1,)), 2)) == 12.0
 
 
 @settings(max_examples=40, deadline=None)
@@ -95,7 +74,7 @@ def test_pack_spread_never_worse_than_rounds_when_rounds_is_a_candidate(problem)
     weights, m = problem
     capacity = weights.shape[1] // m
     best = pack_spread(weights, m, switches=(1, 2, capacity))
-    assert (_max_load(weights, best, m) <= _max_load(weights, pack_rounds(weights, m), m) + 1e-9).all()
+    assert (max_load(weights, best, m) <= max_load(weights, pack_rounds(weights, m), m) + 1e-9).all()
 
 
 def test_rounds_and_spread_against_lpt_on_traffic(windows):
@@ -106,7 +85,7 @@ def test_rounds_and_spread_against_lpt_on_traffic(windows):
     counts = replicate_greedy(node_w, 72)
     items = replica_loads(node_w, counts, expand_replicas(counts))
     mean = items.sum(1) / 8
-    ratio = {name: float((_max_load(items, packer(items, 8), 8) / mean).mean())
+    ratio = {name: float((max_load(items, packer(items, 8), 8) / mean).mean())
              for name, packer in [("lpt", pack_lpt), ("rounds", pack_rounds), ("spread", pack_spread)]}
     assert ratio["rounds"] > ratio["lpt"] + 0.015
     assert ratio["spread"] < ratio["lpt"] + 0.01

@@ -8,6 +8,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from packing_cases import max_load, problems
 
 from heubase.eplb.pack import pack_karmarkar_karp, pack_lookahead, pack_lpt, pack_snake
 from heubase.eplb.plan import pack_loads, pack_sizes
@@ -21,10 +22,6 @@ PACKERS = {
 }
 
 
-def max_load(weights: torch.Tensor, packs: torch.Tensor, m: int) -> torch.Tensor:
-    return pack_loads(weights.double(), packs, m).amax(1)
-
-
 def brute_force_optimum(weights: list[float], m: int) -> float:
     capacity = len(weights) // m
     best = float("inf")
@@ -34,18 +31,6 @@ def brute_force_optimum(weights: list[float], m: int) -> float:
             loads[p] += w
         best = min(best, max(loads))
     return best
-
-
-@st.composite
-def problems(draw):
-    m = draw(st.integers(1, 5))
-    capacity = draw(st.integers(1, 6))
-    batch = draw(st.integers(1, 4))
-    values = st.one_of(st.floats(0, 100, allow_nan=False, allow_infinity=False),
-                       st.integers(0, 4).map(float))          # small integers force ties
-    rows = draw(st.lists(st.lists(values, min_size=m * capacity, max_size=m * capacity),
-                         min_size=batch, max_size=batch))
-    return torch.tensor(rows, dtype=torch.float64), m
 
 
 @pytest.mark.parametrize("name", PACKERS)
