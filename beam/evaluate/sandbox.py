@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from beam.evaluate import isolation
+from beam.evaluate import isolation, warm
 from beam.evaluate.protocol import DeadlineExceeded, ProtocolError, encode, read_message, write_message
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -79,9 +79,10 @@ class Sandbox:
     entry: str
     limits: SandboxLimits = field(default_factory=SandboxLimits)
     hidden_paths: tuple[Path, ...] = ()
+    warm: bool | None = None  # fork from the warm parent (None: where supported, see beam.evaluate.warm)
 
     def __post_init__(self) -> None:
-        self._proc: subprocess.Popen | None = None
+        self._proc: subprocess.Popen | warm.ForkedProcess | None = None
         self._workdir: Path | None = None
         self._marker = f"BEAM_SANDBOX_ID={uuid.uuid4().hex}"
         self._paused = False
@@ -110,14 +111,21 @@ class Sandbox:
                "PYTHONPATH": str(PROJECT_ROOT), "OMP_NUM_THREADS": str(self.limits.torch_threads),
                "MKL_NUM_THREADS": str(self.limits.torch_threads),
                "BEAM_TORCH_THREADS": str(self.limits.torch_threads)}
-        key, value = self._marker.split("=")
-        env[key] = value
-        with open(self._workdir / "stdout.txt", "wb") as out, open(self._workdir / "stderr.txt", "wb") as err:
-            self._proc = subprocess.Popen(
-                [sys.executable, "-s", "-B", "-m", "beam.evaluate.worker", str(self._workdir / "candidate.py"),
-                 self.entry, str(to_child_r), str(from_child_w)],
-                cwd=self._workdir, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                pass_fds=(to_child_r, from_child_w), preexec_fn=lambda: isolation.apply_in_child(plan))
+        candidate = self._workdir / "candidate.py"
+        use_warm = warm.warm_pool_supported() if self.warm is None else self.warm
+        try:
+            if use_warm:
+                pool = warm.shared_pool(self.limits.torch_threads)
+                self._proc = pool.spawn(plan, candidate, self.entry, to_child_r, from_child_w,
+                                        {"HOME": env["HOME"], "TMPDIR": env["TMPDIR"]},
+                                        self.limits.torch_threads)
+            else:
+                self._proc = self._popen(plan, candidate, env, to_child_r, from_child_w)
+        except (OSError, warm.PoolError) as exc:
+            for fd in (to_child_r, from_child_w):
+                os.close(fd)
+            self.close()
+            raise SandboxError("crash", f"could not start the sandbox worker: {exc}") from None
         os.close(to_child_r)
         os.close(from_child_w)
         deadline = time.perf_counter() + self.limits.start_timeout_s
@@ -126,6 +134,18 @@ class Sandbox:
             self.close()
             raise SandboxError("load", str(header.get("error", "the candidate could not be imported")))
         return self
+
+    def _popen(self, plan: isolation.IsolationPlan, candidate: Path, env: dict[str, str],
+               to_child_r: int, from_child_w: int) -> subprocess.Popen:
+        """Start a fresh interpreter for the worker (the slow path: pays for importing torch)."""
+        key, value = self._marker.split("=")
+        env = dict(env, **{key: value})
+        with open(self._workdir / "stdout.txt", "wb") as out, open(self._workdir / "stderr.txt", "wb") as err:
+            return subprocess.Popen(
+                [sys.executable, "-s", "-B", "-m", "beam.evaluate.worker", str(candidate),
+                 self.entry, str(to_child_r), str(from_child_w)],
+                cwd=self._workdir, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                pass_fds=(to_child_r, from_child_w), preexec_fn=lambda: isolation.apply_in_child(plan))
 
     def __enter__(self) -> "Sandbox":
         return self.start()
@@ -153,7 +173,7 @@ class Sandbox:
             os.killpg(proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
-        if sys.platform == "linux":
+        if sys.platform == "linux" and isinstance(proc, subprocess.Popen):  # forked ones: their parent reaps
             for pid in isolation.processes_with_marker(self._marker):
                 try:
                     os.kill(pid, signal.SIGKILL)
@@ -196,6 +216,8 @@ class Sandbox:
             raise SandboxError("crash", "the sandbox is not running")
         self.resume()
         if select.select([self._from_child], [], [], 0)[0]:
+            if not os.read(self._from_child, 1):  # end of file: the worker died between calls
+                self._fail(*self._death_reason())
             self._fail("violation", "the candidate wrote to the result channel outside of a call")
         arrays, spec = [], []
         for arg in args:

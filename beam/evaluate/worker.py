@@ -1,7 +1,8 @@
 """Sandbox worker: runs inside the isolated child process.
 
-Started as ``python -m beam.evaluate.worker CANDIDATE ENTRY IN_FD OUT_FD``. It
-imports the candidate module from the sandbox directory, then answers
+Started as ``python -m beam.evaluate.worker CANDIDATE ENTRY IN_FD OUT_FD`` (a fresh
+process), or entered through :func:`serve` in a child forked from a warm parent
+(``beam.evaluate.zygote``). It imports the candidate module from the sandbox directory, then answers
 ``call`` requests: arrays arrive as numpy buffers and are handed to the entry
 function as torch tensors; the outputs (a tensor/array or a tuple of them) go
 back as raw buffers. Nothing here is trusted by the host: the host validates
@@ -43,12 +44,16 @@ def _error(kind: str, exc: BaseException) -> dict:
 
 def main(argv: list[str]) -> int:
     candidate, entry, in_fd, out_fd = argv[0], argv[1], int(argv[2]), int(argv[3])
+    return serve(candidate, entry, in_fd, out_fd, int(os.environ.get("BEAM_TORCH_THREADS", "1")))
+
+
+def serve(candidate: str, entry: str, in_fd: int, out_fd: int, threads: int = 1) -> int:
+    """Import ``candidate`` and answer calls on the two pipe descriptors until the host closes them."""
     from beam.evaluate.protocol import encode, read_message, write_message
 
     import numpy as np
     import torch
 
-    threads = int(os.environ.get("BEAM_TORCH_THREADS", "1"))
     torch.set_num_threads(threads)
     try:
         spec = importlib.util.spec_from_file_location("candidate", candidate)
