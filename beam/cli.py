@@ -25,7 +25,8 @@ def print_eval_table(result: dict) -> None:
     if not result["valid"]:
         console.print(f"[bold red]invalid[/]: {result['error']}")
         return
-    table = Table(title=f"fitness {result['fitness']:.4f} (mean over shapes; windows {result['windows']})")
+    table = Table(title=f"fitness {result['fitness']:.4f} (mean over shapes; windows {result['windows']}; "
+                        f"device {result.get('device', 'cpu')})")
     columns = ["shape", "fitness", "balancedness_gpu", "balancedness_expert", "balancedness_gpu_same_window",
                "group_locality", "ms_per_call", "speedup_vs_reference"]
     for column in columns:
@@ -44,7 +45,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     solver = Path(args.solver)
     if not solver.is_file():
         raise ProblemError(f"{solver}: no such solver file")
-    result = problem.evaluate(solver, split=args.split, workload_file=args.workloads)
+    options = {"device": args.device} if args.device else {}
+    result = problem.evaluate(solver, split=args.split, workload_file=args.workloads, **options)
     if args.json:
         print(json.dumps(result, indent=None if args.compact else 2))
     else:
@@ -137,6 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--workloads", type=Path, default=None, help="workload file (.npz, SGLang .pt, .json)")
     ev.add_argument("--split", default="validation", choices=["train", "validation", "test"],
                     help="synthetic split when no --workloads is given (default: validation)")
+    ev.add_argument("--device", default=None,
+                    help="where solvers get their inputs: cpu, cuda[:N] or auto (default: problem.toml [limits])")
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     ev.add_argument("--compact", action="store_true", help="with --json: on one line")
     ev.set_defaults(func=cmd_eval)

@@ -75,8 +75,9 @@ def running_as_root() -> bool:
 
 def enforced_features(plan: IsolationPlan) -> list[str]:
     """Human-readable list of what :func:`apply_in_child` will enforce on this machine."""
-    features = ["process-group kill", "rlimit cpu", "rlimit address-space", "rlimit file-size",
-                "empty workdir", "scrubbed environment"]
+    features = ["process-group kill", "rlimit cpu", "rlimit file-size", "empty workdir", "scrubbed environment"]
+    if plan.memory_bytes > 0:
+        features.append("rlimit address-space")
     if sys.platform == "linux":
         features += ["host non-dumpable", "no_new_privs"]
         if running_as_root():
@@ -128,7 +129,8 @@ def apply_in_child(plan: IsolationPlan) -> None:
     os.setsid()
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_CPU, (plan.cpu_seconds, plan.cpu_seconds + 1))
-    resource.setrlimit(resource.RLIMIT_AS, (plan.memory_bytes, plan.memory_bytes))
+    if plan.memory_bytes > 0:  # 0: no address-space limit (GPU drivers reserve huge virtual ranges)
+        resource.setrlimit(resource.RLIMIT_AS, (plan.memory_bytes, plan.memory_bytes))
     resource.setrlimit(resource.RLIMIT_FSIZE, (plan.file_bytes, plan.file_bytes))
     if sys.platform != "linux":
         return

@@ -47,6 +47,31 @@ class SandboxLimits:
     extra_threads: int = 256
     torch_threads: int = 1
     network: bool = False
+    device: str = "cpu"  # where the worker puts its inputs: "cpu" or "cuda[:N]" (no address-space limit then)
+    fresh_process: bool = False  # start a new interpreter instead of forking from the warm parent
+
+
+def resolve_device(device: str) -> str:
+    """``"auto"`` becomes ``"cuda"`` when this host sees an NVIDIA GPU, else ``"cpu"``; others are checked."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r}: this machine has no usable CUDA GPU "
+                         f"(torch {torch.__version__}, torch.cuda.is_available() is False)")
+    if device != "cpu" and not device.startswith("cuda"):
+        raise ValueError(f"device {device!r}: choose cpu, cuda, cuda:N or auto")
+    return device
+
+
+def device_name(device: str) -> str:
+    """What a result should record about where it ran: the GPU's name, or ``cpu``."""
+    if not device.startswith("cuda"):
+        return "cpu"
+    import torch
+
+    return torch.cuda.get_device_name(torch.device(device))
 
 
 class SandboxError(Exception):
@@ -98,7 +123,8 @@ class Sandbox:
         isolation.make_host_undumpable()
         plan = isolation.IsolationPlan(
             workdir=self._workdir, cpu_seconds=self.limits.cpu_seconds,
-            memory_bytes=self.limits.memory_mb << 20, file_bytes=self.limits.file_mb << 20,
+            memory_bytes=0 if self.limits.device.startswith("cuda") else self.limits.memory_mb << 20,
+            file_bytes=self.limits.file_mb << 20,
             max_threads=self.limits.extra_threads + (isolation.count_user_threads(0)
                                                      if isolation.running_as_root() else 0),
             hidden_paths=[Path(p).resolve() for p in self.hidden_paths], network=self.limits.network)
@@ -112,7 +138,8 @@ class Sandbox:
                "MKL_NUM_THREADS": str(self.limits.torch_threads),
                "BEAM_TORCH_THREADS": str(self.limits.torch_threads)}
         candidate = self._workdir / "candidate.py"
-        use_warm = warm.warm_pool_supported() if self.warm is None else self.warm
+        use_warm = self.warm if self.warm is not None else (
+            warm.warm_pool_supported() and not self.limits.fresh_process)
         try:
             if use_warm:
                 pool = warm.shared_pool(self.limits.torch_threads)
@@ -209,8 +236,11 @@ class Sandbox:
     def call(self, *args: Any) -> CallResult:
         """Call the entry function; arrays become torch tensors in the child, other args stay JSON values.
 
-        Raises :class:`SandboxError` for every failure; after a ``timeout``,
-        ``crash``, ``protocol`` or ``violation`` the sandbox is closed.
+        The inputs are sent first and placed on ``limits.device`` (untimed); then the
+        call itself is timed, from the request until the outputs are back on the
+        host's CPU (so GPU work is complete). Raises :class:`SandboxError` for every
+        failure; after a ``timeout``, ``crash``, ``protocol`` or ``violation`` the
+        sandbox is closed.
         """
         if self._proc is None:
             raise SandboxError("crash", "the sandbox is not running")
@@ -226,32 +256,41 @@ class Sandbox:
                 arrays.append(arg)
             else:
                 spec.append({"value": arg})
-        self._nonce += 1
-        message = encode({"op": "call", "nonce": self._nonce, "args": spec}, arrays)
+        deadline = time.perf_counter() + self.limits.call_timeout_s
+        self._exchange(encode({"op": "stage", "nonce": self._next_nonce(), "device": self.limits.device,
+                               "args": spec}, arrays), deadline, "placing the inputs")
         start = time.perf_counter()
-        deadline = start + self.limits.call_timeout_s
+        outputs = self._exchange(encode({"op": "call", "nonce": self._next_nonce()}), start
+                                 + self.limits.call_timeout_s, "the call")
+        return CallResult(outputs=outputs, seconds=time.perf_counter() - start)
+
+    def _next_nonce(self) -> int:
+        self._nonce += 1
+        return self._nonce
+
+    def _exchange(self, message: bytes, deadline: float, what: str) -> list[np.ndarray]:
+        """Send one request and return the outputs of its reply (raising on any failure)."""
         try:
             write_message(self._to_child, message, deadline)
         except DeadlineExceeded:
             self._fail("timeout", f"the candidate did not accept its input within {self.limits.call_timeout_s:g} s")
         except (BrokenPipeError, OSError):
             self._fail(*self._death_reason())
-        header, outputs = self._receive(deadline, "the call")
-        seconds = time.perf_counter() - start
+        header, outputs = self._receive(deadline, what)
         if header.get("nonce") != self._nonce:
             self._fail("violation", "the reply does not answer this call")
         if not header.get("ok"):
-            message = str(header.get("error", "the call failed"))[:2000]
-            kind = "memory" if any(m in message for m in MEMORY_MARKERS) else "runtime"
-            raise SandboxError(kind, message)
-        return CallResult(outputs=outputs, seconds=seconds)
+            error = str(header.get("error", f"{what} failed"))[:2000]
+            kind = "memory" if any(m in error for m in MEMORY_MARKERS) else "runtime"
+            raise SandboxError(kind, error)
+        return outputs
 
     # ----------------------------------------------------------------- internals
     def _receive(self, deadline: float, what: str) -> tuple[dict, list[np.ndarray]]:
         try:
             return read_message(self._from_child, self.limits.max_output_mb << 20, deadline)
         except DeadlineExceeded:
-            limit = self.limits.call_timeout_s if what == "the call" else self.limits.start_timeout_s
+            limit = self.limits.start_timeout_s if what == "starting the candidate" else self.limits.call_timeout_s
             self._fail("timeout", f"{what} did not finish within {limit:g} s")
         except EOFError:
             self._fail(*self._death_reason())

@@ -68,23 +68,42 @@ def serve(candidate: str, entry: str, in_fd: int, out_fd: int, threads: int = 1)
         ready = _error("load", exc)
         function = None
     write_message(out_fd, encode(ready))
+    staged = None
     while True:
         try:
             header, arrays = read_message(in_fd, MAX_REQUEST_BYTES)
         except EOFError:
             return 0
-        if header.get("op") != "call" or function is None:
+        op = header.get("op")
+        if op not in ("stage", "call") or function is None:
             return 0
-        args = []
-        for arg in header["args"]:
-            args.append(torch.from_numpy(arrays[arg["array"]]) if "array" in arg else arg["value"])
+        nonce = header.get("nonce")
         try:
-            outputs = _outputs(function(*args), torch, np)
-            reply = encode({"ok": True, "nonce": header["nonce"]}, outputs)
+            if op == "stage":
+                staged = _place(header, arrays, torch)
+                reply = encode({"ok": True, "nonce": nonce})
+            else:
+                args, staged = staged or [], None
+                outputs = _outputs(function(*args), torch, np)
+                reply = encode({"ok": True, "nonce": nonce}, outputs)
         except BaseException as exc:  # report every failure of candidate code, even SystemExit
-            reply = encode(dict(_error("runtime", exc), nonce=header["nonce"]))
+            reply = encode(dict(_error("runtime", exc), nonce=nonce))
         write_message(out_fd, reply)
 
+
+def _place(header: dict, arrays: list, torch) -> list:
+    """The call's arguments, arrays as tensors on the requested device (copied there before timing)."""
+    device = str(header.get("device") or "cpu")
+    args = []
+    for arg in header["args"]:
+        if "array" in arg:
+            tensor = torch.from_numpy(arrays[arg["array"]])
+            args.append(tensor if device == "cpu" else tensor.to(device))
+        else:
+            args.append(arg["value"])
+    if device.startswith("cuda"):
+        torch.cuda.synchronize(device)
+    return args
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

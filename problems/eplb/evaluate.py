@@ -5,11 +5,14 @@ windows ``(t, t+1)``, the candidate (in its sandbox) receives window ``t`` only;
 its plan is validated and scored on window ``t+1``. The reference solver runs in
 a sandbox of its own on the same windows, interleaved call for call (the order
 alternates; the idle worker is frozen meanwhile), so ``speedup_vs_reference`` is
-a ratio of times taken side by side on the same machine in the same run.
+a ratio of times taken side by side on the same machine in the same run. Inputs
+are placed on the device (``[limits] device``: cpu, cuda or auto) before the
+clock starts; a call's time ends when its outputs are back on the host's CPU.
 """
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import math
 import statistics
 import threading
@@ -19,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from beam.evaluate import Sandbox, SandboxError, SandboxLimits
+from beam.evaluate import Sandbox, SandboxError, SandboxLimits, device_name, resolve_device
 from beam.problem import import_by_path
 
 HERE = Path(__file__).resolve().parent
@@ -55,7 +58,8 @@ def sandbox_limits(problem, **overrides: Any) -> SandboxLimits:
     """Sandbox limits from ``[limits]`` in problem.toml (keyword overrides win)."""
     cfg = dict(problem.section("limits"), **overrides)
     known = SandboxLimits.__dataclass_fields__
-    return SandboxLimits(**{k: v for k, v in cfg.items() if k in known})
+    limits = SandboxLimits(**{k: v for k, v in cfg.items() if k in known})
+    return dataclasses.replace(limits, device=resolve_device(limits.device))
 
 
 def shape_fitness(problem, balance: float, speedup: float) -> float:
@@ -191,4 +195,5 @@ def evaluate(problem, candidate: Path, split: str = "validation", workload_file:
     return {"valid": True, "error": None, "error_kind": None,
             "fitness": float(np.mean([s["fitness"] for s in per_shape.values()])),
             **summary, "reference": default["reference"], "default_shape": shapes[0]["name"],
-            "windows": list(windows.shape), "sandbox": enforced, "shapes": per_shape}
+            "windows": list(windows.shape), "sandbox": enforced, "device": device_name(limits.device),
+            "shapes": per_shape}
