@@ -8,6 +8,7 @@ from __future__ import annotations
 import difflib
 import sqlite3
 import statistics
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -264,7 +265,15 @@ def lineage_layout(graph: nx.DiGraph) -> dict[int, tuple[float, float]]:
     if graph.number_of_nodes() == 1:
         return {node: (0.0, 0.0) for node in graph}
     pos = nx.multipartite_layout(graph, subset_key="layer", align="vertical")
-    return {node: (float(x), float(y)) for node, (x, y) in pos.items()}
+    width = Counter(graph.nodes[n]["layer"] for n in graph)
+    spread = max((abs(y) for _, y in pos.values()), default=0.0) or 0.5
+    out = {}
+    for node, (x, y) in pos.items():
+        layer = graph.nodes[node]["layer"]
+        if width[layer] == 1:  # a lone node zigzags, so edges that skip a layer do not hide behind it
+            y = spread * (0.5 if layer % 2 else -0.5)
+        out[node] = (float(x), float(y))
+    return out
 
 
 def hyperparameters(source: str) -> dict[str, float | int]:
@@ -347,6 +356,12 @@ def memory_names(data: RunData) -> dict[str, str]:
             old = event["detail"].get("from")
             if old:
                 latest[old] = event["function_name"]
+    for entry in data.memory_entries:  # runs recorded before rename events: match by program and origin
+        origin = (entry.get("meta") or {}).get("origin")
+        for event in data.memory_events:
+            if event["event"] in ("insert", "replace") and event["program_id"] == entry["program_id"] \
+                    and event["detail"].get("origin") == origin and event["function_name"] != entry["name"]:
+                latest.setdefault(event["function_name"], entry["name"])
     resolved = {}
     for name in latest:
         final, hops = name, 0
@@ -354,6 +369,26 @@ def memory_names(data: RunData) -> dict[str, str]:
             final, hops = latest[final], hops + 1
         resolved[name] = final
     return resolved
+
+
+def memory_function_events(data: RunData) -> list[dict[str, Any]]:
+    """Events of functions that entered the memory (insert, replace, use, evict, prune), under their latest name.
+
+    A ``replace`` also gives a ``replaced`` event to the function it pushed out; ``discard`` (a candidate
+    that never entered) and ``rename`` are left out.
+    """
+    names = memory_names(data)
+    out = []
+    for event in data.memory_events:
+        if event["event"] in ("discard", "rename"):
+            continue
+        out.append({"generation": event["generation"], "event": event["event"], "score": event["score"],
+                    "program_id": event["program_id"], "name": names.get(event["function_name"], event["function_name"])})
+        replaced = event["detail"].get("replaced") if event["event"] == "replace" else None
+        if replaced:
+            out.append({"generation": event["generation"], "event": "replaced", "score": None, "program_id": None,
+                        "name": names.get(replaced, replaced)})
+    return out
 
 
 def promoted_functions(data: RunData) -> list[dict[str, Any]]:

@@ -71,6 +71,8 @@ def over_evaluations(run: d.RunData) -> go.Figure:
                              row=row, col=col)
         _reference_line(figure, series["x"], d.reference_value(run, metric), row, col, first)
         figure.update_xaxes(title_text="evaluations", row=row, col=col)
+        if metric.startswith("ms_") or metric.endswith("_ms"):
+            figure.update_yaxes(type="log", row=row, col=col)
     return figure
 
 
@@ -172,7 +174,32 @@ def memory_over_time(run: d.RunData) -> go.Figure | None:
     figure.update_layout(barmode="stack", height=360, legend={"orientation": "h", "y": -0.2})
     figure.update_xaxes(title_text="generation", dtick=1)
     figure.update_yaxes(title_text="events", secondary_y=False)
-    figure.update_yaxes(title_text="entries", rangemode="tozero", secondary_y=True)
+    figure.update_yaxes(title_text="entries", range=[0, max(timeline["size"], default=0) + 1], dtick=1,
+                        showgrid=False, secondary_y=True)
+    return figure
+
+
+MEMORY_SYMBOLS = {"insert": "circle", "replace": "diamond", "use": "star", "replaced": "x-open", "evict": "x",
+                  "prune": "x-thin-open"}
+
+
+def memory_functions(run: d.RunData) -> go.Figure | None:
+    """One row per function that entered the memory: when it entered, was used, replaced, evicted or pruned."""
+    events = d.memory_function_events(run)
+    if not events:
+        return None
+    figure = go.Figure()
+    for kind, symbol in MEMORY_SYMBOLS.items():
+        rows = [e for e in events if e["event"] == kind]
+        if rows:
+            figure.add_trace(go.Scatter(
+                x=[e["generation"] for e in rows], y=[e["name"] for e in rows], mode="markers", name=kind,
+                customdata=[e["program_id"] for e in rows], marker={"symbol": symbol, "size": 13},
+                hovertemplate="%{y}<br>" + kind + " in generation %{x}<br>program %{customdata}<extra></extra>"))
+    names = list(dict.fromkeys(e["name"] for e in events))
+    figure.update_layout(height=160 + 28 * len(names), legend={"orientation": "h", "y": -0.25},
+                         yaxis={"categoryorder": "array", "categoryarray": names[::-1]})
+    figure.update_xaxes(title_text="generation", dtick=1)
     return figure
 
 

@@ -90,6 +90,7 @@ def render(run: d.RunData, live: str | None = None) -> str:
         "scatter": f.balance_speed(run),
         "lineage": f.lineage(graph, best["id"]) if graph is not None else None,
         "memory": f.memory_over_time(run),
+        "memory_functions": f.memory_functions(run),
         "errors": f.errors_by_kind(d.evaluation_errors(run)),
         "calls": f.calls_by_operation(d.generator_usage(run)),
     }
