@@ -42,6 +42,7 @@ class RunData:
     memory_entries: list[dict[str, Any]]
     populations: dict[int, list[int]]
     events: list[dict[str, Any]]
+    tests: dict[int, dict[str, Any]] = field(default_factory=dict)   # program id -> its test-split evaluation
     reference_fitness: float | None = None
     promoted: list[dict[str, Any]] = field(default_factory=list)
 
@@ -80,6 +81,7 @@ def load_run(run_dir: str | Path) -> RunData:
             for row in store.conn.execute("SELECT DISTINCT generation FROM population ORDER BY generation"):
                 data.populations[int(row[0])] = store.population(int(row[0]))
             data.promoted = [e["detail"] for e in events if e["kind"] == "promote"]
+            data.tests = {e["program_id"]: e for e in store.evaluations(split="test")}
     except StoreError as exc:
         raise ReportError(str(exc)) from None
     except sqlite3.Error as exc:
@@ -304,6 +306,14 @@ def unified_diff(old: str, new: str, old_name: str, new_name: str) -> list[tuple
     return out
 
 
+def _test_result(data: RunData, program_id: int) -> dict[str, Any] | None:
+    """The program's test-split result (fitness and metrics in one dict), or None when it was not tested."""
+    evaluation = data.tests.get(program_id)
+    if evaluation is None:
+        return None
+    return {**evaluation["metrics"], "valid": evaluation["valid"], "fitness": evaluation["fitness"]}
+
+
 def best_program(data: RunData) -> dict[str, Any] | None:
     """The best program with its metrics, parent diff, GA-parent diff and hyperparameters before/after CMA-ES."""
     pid = best_program_id(data)
@@ -313,7 +323,7 @@ def best_program(data: RunData) -> dict[str, Any] | None:
     evaluation = next(e for e in data.evaluations if e["program_id"] == pid)
     out: dict[str, Any] = {"id": pid, "program": program, "operation": operation(program),
                            "fitness": evaluation["fitness"], "metrics": evaluation["metrics"],
-                           "test": (data.items.get("summary") or {}).get("test"), "diffs": [],
+                           "test": _test_result(data, pid), "diffs": [],
                            "calibrated": program["role"] == "calibration"}
     parent_id = program["parents"][0] if program["parents"] else None
     if parent_id in data.programs:
