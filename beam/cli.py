@@ -1,4 +1,4 @@
-"""Command line: ``beam evolve | eval | heubase``."""
+"""Command line: ``beam evolve | eval | report | promote | heubase``."""
 from __future__ import annotations
 
 import argparse
@@ -130,6 +130,30 @@ def cmd_promote(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from beam.report import REPORT_NAME, write_report
+
+    run_dir = Path(args.run)
+    out = Path(args.out) if args.out else run_dir / REPORT_NAME
+    if not args.serve:
+        print(f"report written to: {write_report(run_dir, out)}")
+        return 0
+    from beam.report.serve import LiveReport, make_server
+
+    live = LiveReport(run_dir, out)
+    live.page()  # a missing or broken run fails here, before the server starts
+    server = make_server(live, args.port)
+    print(f"serving the report of {run_dir} on http://127.0.0.1:{server.server_address[1]}/ "
+          f"(also written to {out}); Ctrl-C stops", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="beam", description="BEAM: evolve complete solvers.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -171,6 +195,13 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--top", type=int, default=3, help="how many memory functions (best first)")
     pr.add_argument("--dest", default=None, help="destination folder (default: heubase/<problem>/evolved)")
     pr.set_defaults(func=cmd_promote)
+
+    rp = sub.add_parser("report", help="write a run's self-contained HTML report (or serve it live)")
+    rp.add_argument("run", help="run folder (holding run.db)")
+    rp.add_argument("--out", default=None, help="HTML file to write (default: RUN/report.html)")
+    rp.add_argument("--serve", action="store_true", help="serve it on 127.0.0.1, rebuilt while the run writes")
+    rp.add_argument("--port", type=int, default=8000, help="with --serve: port (0: any free port; default 8000)")
+    rp.set_defaults(func=cmd_report)
 
     hb = sub.add_parser("heubase", help="HeuBase components")
     hb_sub = hb.add_subparsers(dest="heubase_command", required=True)

@@ -123,6 +123,7 @@ def open_run(run_dir: Path, options: EvolveOptions, problem: Problem, resume: bo
                                  f"({stored.get('identity')})")
     store.set_run("options", {"identity": options.identity(), "problem": problem.name, "all": asdict(options)})
     store.set_run("status", "running")
+    store.log_event("run_started", {"resume": resume})
     return store
 
 

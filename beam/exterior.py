@@ -77,7 +77,7 @@ class Exterior:
             try:
                 offspring.append(Offspring(await self.generator.initial_structure(index), [], "initial"))
             except GenerationError as exc:
-                self.errors.append(f"initial_structure {index}: {exc}")
+                self._generator_error(f"initial_structure {index}", exc)
         self.population = self._select(await self._educate(offspring, generation=0))
         self._record()
 
@@ -92,7 +92,7 @@ class Exterior:
                     child = await self.generator.crossover(worse.source, better.source)
                     offspring.append(Offspring(child, [better.program_id, worse.program_id], "crossover"))
                 except GenerationError as exc:
-                    self.errors.append(f"crossover: {exc}")
+                    self._generator_error("crossover", exc)
         elite = ranked[0] if ranked else None
         for current in ranked:
             if elite is not None and self.rng.random() < self.config.mutation_rate:
@@ -100,7 +100,7 @@ class Exterior:
                     child = await self.generator.mutate(current.source, elite.source)
                     offspring.append(Offspring(child, [current.program_id, elite.program_id], "mutation"))
                 except GenerationError as exc:
-                    self.errors.append(f"mutation: {exc}")
+                    self._generator_error("mutation", exc)
         self.progress({"phase": "education", "generation": self.generation, "offspring": len(offspring)})
         educated = await self._educate(offspring, generation=self.generation)
         self.population = self._select(self.population + educated)
@@ -120,11 +120,21 @@ class Exterior:
                 self._record()
                 raise
             self.errors.extend(outcome.generator_errors)
+            self.store.log_event("education", {
+                "generation": generation, "role": child.role, "parents": child.parents,
+                "best_program": outcome.best.program_id if outcome.best is not None else None,
+                **self.educator.summary(outcome), "errors": outcome.generator_errors})
             if outcome.best is not None:
                 educated.append(outcome.best)
             self.progress({"phase": "education", "generation": generation, "educated": len(educated),
                            **self.educator.summary(outcome)})
         return educated
+
+    def _generator_error(self, operation: str, exc: Exception) -> None:
+        """Keep and log a generator failure of the GA's own operations."""
+        self.errors.append(f"{operation}: {exc}")
+        self.store.log_event("generator_error", {"generation": self.generation, "operation": operation,
+                                                 "error": str(exc)})
 
     def _select(self, individuals: list[Scored]) -> list[Scored]:
         unique = {s.program_id: s for s in individuals}

@@ -20,7 +20,7 @@ import libcst as cst
 from beam.catalog import catalog
 from beam.evaluate.service import Scored
 from beam.generators.base import GenerationError, Generator, GeneratorContext
-from beam.memory import PACKAGE, AdaptiveMemory, MemoryConfig, extract_candidates
+from beam.memory import PACKAGE, AdaptiveMemory, MemoryConfig, MemoryEvent, extract_candidates
 from beam.store import RunStore
 
 
@@ -84,10 +84,14 @@ class MemoryKeeper:
         elites = [(s.source, s.fitness, s.program_id) for s in population if s.fitness is not None]
         candidates = extract_candidates(elites, top=self.memory.config.top_elites)
         changes = self.memory.update(candidates, generation)
+        renames = []
         for event in changes:
             if event.event in ("insert", "replace") and event.function_name in self.memory:
-                await self._describe(event.function_name)
-        events += changes
+                new_name = await self._describe(event.function_name)
+                if new_name is not None and new_name != event.function_name:
+                    renames.append(MemoryEvent("rename", new_name, None, {"from": event.function_name},
+                                               event.program_id, generation))
+        events += changes + renames
         self.memory.write_package(self.run_dir)
         self.store.save_memory(self.memory.to_rows())
         for event in events:
@@ -107,21 +111,22 @@ class MemoryKeeper:
             events += self.memory.record_use(sorted(names), gain, generation)
         return events
 
-    async def _describe(self, name: str) -> None:
+    async def _describe(self, name: str) -> str | None:
+        """Ask the generator for a name and docstring; returns the entry's new name (None: unchanged)."""
         entry = self.memory.get(name)
         if entry is None:
-            return
+            return None
         try:
             proposed, doc = parse_description(await self.generator.describe(entry.function))
         except GenerationError:
-            return
+            return None
         taken = {e.name for e in self.memory.entries()} - {name}
         for suffix in ("", "_memo", "_v2", "_v3"):
             try:
-                self.memory.rename(name, usable_name(proposed + suffix, taken), doc or None)
-                return
+                return self.memory.rename(name, usable_name(proposed + suffix, taken), doc or None).name
             except ValueError:  # the name clashes with one the function itself uses
                 continue
+        return None
 
     def _refresh(self) -> None:
         folder = self.run_dir / PACKAGE

@@ -64,4 +64,6 @@ def promote(run_dir: Path, dest: Path | None = None, top: int = 3) -> list[Path]
             path = target / f"{row['name']}.py"
             path.write_text(f'"""{doc}\n"""\n{source}', encoding="utf-8")
             written.append(path)
+            store.log_event("promote", {"name": row["name"], "path": str(path.resolve()),
+                                        "program_id": row.get("program_id"), "score": row.get("score")})
         return written

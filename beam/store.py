@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 DB_NAME = "run.db"
-MEMORY_EVENTS = frozenset({"insert", "replace", "discard", "evict", "prune", "use"})
+MEMORY_EVENTS = frozenset({"insert", "replace", "discard", "evict", "prune", "use", "rename"})
 _RESULT_KEYS = ("valid", "fitness", "error", "error_kind")
 _MEMORY_COLUMNS = ("name", "source", "description", "signature", "score", "fitness", "usage", "age",
                    "ema_improvement", "last_used_generation", "program_id", "meta")
