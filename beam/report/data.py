@@ -108,7 +108,7 @@ def reference_fitness(data: RunData) -> float | None:
         shape_fitness = getattr(problem.evaluator(), "shape_fitness", None)
         if shape_fitness is None:
             return None
-        values = [shape_fitness(problem, s["reference"][BALANCE_METRIC], 1.0) for s in shapes.values()]
+        values = [shape_fitness(problem, s["reference"], 1.0) for s in shapes.values()]
     except (ProblemError, KeyError, TypeError, ImportError):
         return None
     return statistics.fmean(values)

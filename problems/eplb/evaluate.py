@@ -62,12 +62,14 @@ def sandbox_limits(problem, **overrides: Any) -> SandboxLimits:
     return dataclasses.replace(limits, device=resolve_device(limits.device))
 
 
-def shape_fitness(problem, balance: float, speedup: float) -> float:
-    """Fitness of one shape, as ``[fitness]`` in problem.toml defines it."""
+def shape_fitness(problem, plan_metrics: dict[str, float], speedup: float) -> float:
+    """Fitness of one shape from its mean plan metrics and speedup, as ``[fitness]`` in problem.toml defines it."""
     cfg = problem.section("fitness")
     clip = float(cfg.get("speed_log2_clip", 4.0))
     speed = max(-clip, min(clip, math.log2(max(speedup, 1e-12))))
-    return float(cfg.get("balance_weight", 1.0)) * balance + float(cfg.get("speed_weight", 0.0)) * speed
+    return (float(cfg.get("balance_weight", 1.0)) * plan_metrics["balancedness_gpu"]
+            + float(cfg.get("same_window_weight", 0.0)) * plan_metrics["balancedness_gpu_same_window"]
+            + float(cfg.get("speed_weight", 0.0)) * speed)
 
 
 _local = threading.local()
@@ -153,7 +155,7 @@ def score_shape(problem, candidate: Sandbox, reference: Sandbox, windows: np.nda
             f"cluster every expert group's replicas must sit on one node")
     ms, ref_ms = 1000 * statistics.median(cand_times), 1000 * statistics.median(ref_times)
     result.update(ms_per_call=ms, speedup_vs_reference=ref_ms / ms if ms > 0 else float("inf"))
-    result["fitness"] = shape_fitness(problem, result["balancedness_gpu"], result["speedup_vs_reference"])
+    result["fitness"] = shape_fitness(problem, result, result["speedup_vs_reference"])
     result["reference"] = dict(_mean_metrics(ref_rows), ms_per_call=ref_ms)
     return result
 

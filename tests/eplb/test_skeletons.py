@@ -71,7 +71,7 @@ def test_module_layout(path):
     assert ast.get_docstring(tree), "a skeleton starts with a docstring describing its structure"
     imported = {alias.asname or alias.name for node in tree.body if isinstance(node, ast.Import)
                 for alias in node.names}
-    assert {"time", "torch"} <= imported
+    assert "torch" in imported
     for node in tree.body[1:]:
         assert isinstance(node, (ast.Import, ast.ImportFrom, ast.Assign, ast.FunctionDef)), (
             f"unexpected top-level statement at line {node.lineno}: {ast.unparse(node)[:60]}")

@@ -14,9 +14,10 @@ def program_source(smoothing: float, body: str = "return weight") -> str:
 
 
 def result(fitness: float, balance: float, ms: float, ref_ms: float = 10.0) -> dict:
-    """A valid EPLB-like result: two shapes whose reference balance is 0.6 and 0.8."""
+    """A valid EPLB-like result: two shapes whose reference balance is 0.6 and 0.8 (next window), 0.7 and 0.9 (same)."""
     reference = {"balancedness_gpu": 0.6, "ms_per_call": ref_ms}
-    shapes = {"a": {"reference": {"balancedness_gpu": 0.6}}, "b": {"reference": {"balancedness_gpu": 0.8}}}
+    shapes = {"a": {"reference": {"balancedness_gpu": 0.6, "balancedness_gpu_same_window": 0.7}},
+              "b": {"reference": {"balancedness_gpu": 0.8, "balancedness_gpu_same_window": 0.9}}}
     return {"valid": True, "fitness": fitness, "balancedness_gpu": balance, "ms_per_call": ms,
             "speedup_vs_reference": ref_ms / ms, "reference": reference, "shapes": shapes}
 

@@ -1,0 +1,52 @@
+"""Fused fast plan on planning loads, with the packing and swap settings left to calibration.
+
+func_1 turns the observed loads into the loads the plan is made for (the plan is
+scored on the next window as well as on this one, so some hedging against drift
+can pay, too much costs packing quality). The plan itself is HeuBase's fused
+pipeline (heubase.eplb.fast.rebalance_fast): whole expert groups to nodes,
+min-max replication inside each node, replicas dealt onto the node's GPUs in
+cardinality-constrained rounds with SPREAD strided tail rounds, then
+REFINE_ROUNDS rounds of max-min swaps between the PAIRS heaviest and lightest
+GPUs, where no swap may move a replica next to a near twin (load within a
+relative NEAR: replicas of one expert drift together; NEAR below zero lifts
+that rule, which packs the observed window tighter and the next one worse).
+Few sorts, no Python loop over layers. If func_1 alone has used half of
+MAX_TIME, the swaps are skipped. func_1's loads are checked (shape, finite,
+non-negative) before they are planned on.
+"""
+import time
+
+import torch
+
+from heubase.eplb.fast import rebalance_fast
+
+#Hyperparameter#
+MAX_TIME = 0.05
+SMOOTHING = 0.05
+REFINE_ROUNDS = 2  # int
+PAIRS = 2  # int
+NEAR = 0.01
+SPREAD = 0  # int
+#Hyperparameter#
+
+
+def func_1(weight: torch.Tensor, smoothing: float) -> torch.Tensor:
+    # Purpose: turn the observed loads weight [L, E] (float64, >= 0) into planning loads [L, E] (finite, >= 0) that hedge a little against drift
+    # to the next window, e.g. blend each layer with its mean by `smoothing`; the plan is built on the returned loads and scored on both the
+    # observed window and the next one, so keep the order of hot experts.
+    pass
+
+
+def rebalance_experts(weight: torch.Tensor, num_replicas: int, num_groups: int, num_nodes: int,
+                      num_gpus: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    start = time.perf_counter()
+    observed = weight.detach().to("cpu", torch.float64)
+    planned = func_1(observed, SMOOTHING)
+    if not isinstance(planned, torch.Tensor) or planned.shape != observed.shape:
+        raise ValueError(f"func_1 must return planning loads of shape {list(observed.shape)}")
+    planned = planned.to(torch.float64)
+    if not bool(torch.isfinite(planned).all()) or bool((planned < 0).any()):
+        raise ValueError("func_1 returned planning loads that are negative or not finite")
+    rounds = max(0, REFINE_ROUNDS) if time.perf_counter() - start < MAX_TIME / 2 else 0
+    return rebalance_fast(planned, num_replicas, num_groups, num_nodes, num_gpus, spread=max(0, SPREAD),
+                          refine_rounds=rounds, near=NEAR if NEAR >= 0 else None, pairs=max(1, PAIRS))
