@@ -87,6 +87,7 @@ class Sandbox:
         self._paused = False
         self._nonce = 0
         self.enforced: list[str] = []
+        self.keywords: list[str] = []
 
     # ----------------------------------------------------------------- lifecycle
     def start(self) -> "Sandbox":
@@ -125,7 +126,13 @@ class Sandbox:
         if not header.get("ok"):
             self.close()
             raise SandboxError("load", str(header.get("error", "the candidate could not be imported")))
+        keywords = header.get("keywords")
+        self.keywords = [str(k) for k in keywords] if isinstance(keywords, list) else []
         return self
+
+    def accepts(self, name: str) -> bool:
+        """Whether the entry function takes keyword ``name`` (by its signature, as the worker reported it)."""
+        return name in self.keywords or "**" in self.keywords
 
     def __enter__(self) -> "Sandbox":
         return self.start()
@@ -186,8 +193,10 @@ class Sandbox:
         except (ProcessLookupError, PermissionError):
             pass
 
-    def call(self, *args: Any) -> CallResult:
+    def call(self, *args: Any, **kwargs: Any) -> CallResult:
         """Call the entry function; arrays become torch tensors in the child, other args stay JSON values.
+
+        Keyword arguments are passed by name (check :meth:`accepts` first).
 
         Raises :class:`SandboxError` for every failure; after a ``timeout``,
         ``crash``, ``protocol`` or ``violation`` the sandbox is closed.
@@ -198,12 +207,14 @@ class Sandbox:
         if select.select([self._from_child], [], [], 0)[0]:
             self._fail("violation", "the candidate wrote to the result channel outside of a call")
         arrays, spec = [], []
-        for arg in args:
+        for name, arg in [(None, a) for a in args] + list(kwargs.items()):
             if isinstance(arg, np.ndarray):
                 spec.append({"array": len(arrays)})
                 arrays.append(arg)
             else:
                 spec.append({"value": arg})
+            if name is not None:
+                spec[-1]["name"] = name
         self._nonce += 1
         message = encode({"op": "call", "nonce": self._nonce, "args": spec}, arrays)
         start = time.perf_counter()

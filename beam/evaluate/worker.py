@@ -41,6 +41,18 @@ def _error(kind: str, exc: BaseException) -> dict:
     return {"ok": False, "kind": kind, "error": f"{text}" + (f" (at {where})" if where else "")}
 
 
+def _keywords(function) -> list[str]:
+    """Names the entry function accepts as keywords (``"**"`` if it takes ``**kwargs``)."""
+    import inspect
+
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):
+        return []
+    return [p.name if p.kind is not p.VAR_KEYWORD else "**" for p in parameters
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY, p.VAR_KEYWORD)]
+
+
 def main(argv: list[str]) -> int:
     candidate, entry, in_fd, out_fd = argv[0], argv[1], int(argv[2]), int(argv[3])
     from beam.evaluate.protocol import encode, read_message, write_message
@@ -58,7 +70,7 @@ def main(argv: list[str]) -> int:
         function = getattr(module, entry, None)
         if not callable(function):
             raise AttributeError(f"the module defines no function named {entry!r}")
-        ready = {"ok": True, "op": "ready"}
+        ready = {"ok": True, "op": "ready", "keywords": _keywords(function)}
     except BaseException as exc:  # the candidate's import is arbitrary code
         ready = _error("load", exc)
         function = None
@@ -70,11 +82,15 @@ def main(argv: list[str]) -> int:
             return 0
         if header.get("op") != "call" or function is None:
             return 0
-        args = []
+        args, kwargs = [], {}
         for arg in header["args"]:
-            args.append(torch.from_numpy(arrays[arg["array"]]) if "array" in arg else arg["value"])
+            value = torch.from_numpy(arrays[arg["array"]]) if "array" in arg else arg["value"]
+            if "name" in arg:
+                kwargs[str(arg["name"])] = value
+            else:
+                args.append(value)
         try:
-            outputs = _outputs(function(*args), torch, np)
+            outputs = _outputs(function(*args, **kwargs), torch, np)
             reply = encode({"ok": True, "nonce": header["nonce"]}, outputs)
         except BaseException as exc:  # report every failure of candidate code, even SystemExit
             reply = encode(dict(_error("runtime", exc), nonce=header["nonce"]))
