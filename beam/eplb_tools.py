@@ -104,6 +104,39 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    export = eplb_module("export")
+    traces = eplb_module("traces")
+    solver = Path(args.solver)
+    if not solver.is_file():
+        raise ValueError(f"{solver}: no such solver file")
+    trace = traces.load_trace(args.trace, layers=args.layers, rank_files=args.rank_file or ())
+    if trace.steps is None:
+        raise ValueError(f"{trace.source}: holds a placement only; export needs expert loads")
+    shape = default_shape(trace.experts, args)
+    phy2log = export.plan_for_trace(export.load_solver(solver), trace, shape)
+    fmt = args.format
+    out = Path(args.out) if args.out else Path(f"{solver.stem}_{fmt}" + (".py" if fmt == "vllm" else ".json"))
+    if fmt == "sglang":
+        hidden = max(trace.hidden_layers, args.dense_layers + trace.layers)
+        ids = trace.layer_ids if args.dense_layers == 0 else [args.dense_layers + i for i in range(trace.layers)]
+        export.write_json(out, export.sglang_placement(phy2log, ids, hidden, trace.experts))
+        print(f"wrote {out}: physical_to_logical_map [{hidden}, {shape['num_replicas']}] "
+              f"({trace.layers} MoE layers at {ids[0]}..{ids[-1]})")
+        print(f"serve with: --init-expert-location {out} --ep-num-redundant-experts "
+              f"{shape['num_replicas'] - trace.experts} (ep size {shape['num_gpus']}, nnodes {shape['num_nodes']})")
+    elif fmt == "vllm":
+        out.write_text(export.vllm_module(solver, out.stem), encoding="utf-8")
+        print(f"wrote {out}: vLLM EPLB policy (checked on {trace.source}: {phy2log.shape[0]} layers x "
+              f"{phy2log.shape[1]} slots)")
+        print(f"register {out.stem}:register as a vllm.general_plugins entry point, then --enable-eplb "
+              f"--eplb-config '{{\"num_redundant_experts\": {shape['num_replicas'] - trace.experts}}}'")
+    else:
+        export.write_json(out, export.json_plan(phy2log, trace.experts, shape, trace.source))
+        print(f"wrote {out}: phy2log, log2phy, logcnt for {shape}")
+    return 0
+
+
 def _shape_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--replicas", type=int, default=None, help="physical slots per layer (default E + E/8, "
                                                                     "rounded up to a multiple of --gpus)")
@@ -131,3 +164,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     ins.add_argument("--windows", type=int, default=8,
                      help="split the steps into this many windows to score planning one window late (default 8)")
     ins.set_defaults(func=cmd_inspect)
+
+    exp = eplb_sub.add_parser("export", help="run a solver on a trace and write its plan for SGLang / vLLM / JSON")
+    exp.add_argument("solver", help="Python file defining rebalance_experts (it is run in this process)")
+    exp.add_argument("trace", help="trace the plan is made from (as for inspect)")
+    exp.add_argument("--format", choices=["sglang", "vllm", "json"], required=True)
+    exp.add_argument("--out", default=None, help="output file (default: <solver>_<format>.json / .py)")
+    exp.add_argument("--dense-layers", type=int, default=0,
+                     help="sglang: leading dense layers to add when the trace has MoE layers only "
+                          "(DeepSeek-V3: 3); default: the trace's own layer numbering")
+    _trace_options(exp)
+    _shape_options(exp)
+    exp.set_defaults(func=cmd_export)
