@@ -208,6 +208,10 @@ def build_parser() -> argparse.ArgumentParser:
     hb_list = hb_sub.add_parser("list", help="list a problem's components with their roles and signatures")
     hb_list.add_argument("problem", help="problem name or folder")
     hb_list.set_defaults(func=cmd_heubase_list)
+
+    from beam.eplb_tools import add_parser as add_eplb_parser
+
+    add_eplb_parser(sub)
     return parser
 
 

@@ -113,6 +113,7 @@ class Sandbox:
         self._paused = False
         self._nonce = 0
         self.enforced: list[str] = []
+        self.keywords: list[str] = []
 
     # ----------------------------------------------------------------- lifecycle
     def start(self) -> "Sandbox":
@@ -160,6 +161,8 @@ class Sandbox:
         if not header.get("ok"):
             self.close()
             raise SandboxError("load", str(header.get("error", "the candidate could not be imported")))
+        keywords = header.get("keywords")
+        self.keywords = [str(k) for k in keywords] if isinstance(keywords, list) else []
         return self
 
     def _popen(self, plan: isolation.IsolationPlan, candidate: Path, env: dict[str, str],
@@ -173,6 +176,10 @@ class Sandbox:
                  self.entry, str(to_child_r), str(from_child_w)],
                 cwd=self._workdir, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
                 pass_fds=(to_child_r, from_child_w), preexec_fn=lambda: isolation.apply_in_child(plan))
+
+    def accepts(self, name: str) -> bool:
+        """Whether the entry function takes keyword ``name`` (by its signature, as the worker reported it)."""
+        return name in self.keywords or "**" in self.keywords
 
     def __enter__(self) -> "Sandbox":
         return self.start()
@@ -233,14 +240,14 @@ class Sandbox:
         except (ProcessLookupError, PermissionError):
             pass
 
-    def call(self, *args: Any) -> CallResult:
+    def call(self, *args: Any, **kwargs: Any) -> CallResult:
         """Call the entry function; arrays become torch tensors in the child, other args stay JSON values.
 
         The inputs are sent first and placed on ``limits.device`` (untimed); then the
         call itself is timed, from the request until the outputs are back on the
         host's CPU (so GPU work is complete). Raises :class:`SandboxError` for every
         failure; after a ``timeout``, ``crash``, ``protocol`` or ``violation`` the
-        sandbox is closed.
+        sandbox is closed. Keyword arguments are passed by name (check :meth:`accepts`).
         """
         if self._proc is None:
             raise SandboxError("crash", "the sandbox is not running")
@@ -250,12 +257,14 @@ class Sandbox:
                 self._fail(*self._death_reason())
             self._fail("violation", "the candidate wrote to the result channel outside of a call")
         arrays, spec = [], []
-        for arg in args:
+        for name, arg in [(None, a) for a in args] + list(kwargs.items()):
             if isinstance(arg, np.ndarray):
                 spec.append({"array": len(arrays)})
                 arrays.append(arg)
             else:
                 spec.append({"value": arg})
+            if name is not None:
+                spec[-1]["name"] = name
         deadline = time.perf_counter() + self.limits.call_timeout_s
         self._exchange(encode({"op": "stage", "nonce": self._next_nonce(), "device": self.limits.device,
                                "args": spec}, arrays), deadline, "placing the inputs")

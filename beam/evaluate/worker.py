@@ -42,6 +42,18 @@ def _error(kind: str, exc: BaseException) -> dict:
     return {"ok": False, "kind": kind, "error": f"{text}" + (f" (at {where})" if where else "")}
 
 
+def _keywords(function) -> list[str]:
+    """Names the entry function accepts as keywords (``"**"`` if it takes ``**kwargs``)."""
+    import inspect
+
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):
+        return []
+    return [p.name if p.kind is not p.VAR_KEYWORD else "**" for p in parameters
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY, p.VAR_KEYWORD)]
+
+
 def main(argv: list[str]) -> int:
     candidate, entry, in_fd, out_fd = argv[0], argv[1], int(argv[2]), int(argv[3])
     return serve(candidate, entry, in_fd, out_fd, int(os.environ.get("BEAM_TORCH_THREADS", "1")))
@@ -63,7 +75,7 @@ def serve(candidate: str, entry: str, in_fd: int, out_fd: int, threads: int = 1)
         function = getattr(module, entry, None)
         if not callable(function):
             raise AttributeError(f"the module defines no function named {entry!r}")
-        ready = {"ok": True, "op": "ready"}
+        ready = {"ok": True, "op": "ready", "keywords": _keywords(function)}
     except BaseException as exc:  # the candidate's import is arbitrary code
         ready = _error("load", exc)
         function = None
@@ -83,27 +95,31 @@ def serve(candidate: str, entry: str, in_fd: int, out_fd: int, threads: int = 1)
                 staged = _place(header, arrays, torch)
                 reply = encode({"ok": True, "nonce": nonce})
             else:
-                args, staged = staged or [], None
-                outputs = _outputs(function(*args), torch, np)
+                (args, kwargs), staged = staged or ([], {}), None
+                outputs = _outputs(function(*args, **kwargs), torch, np)
                 reply = encode({"ok": True, "nonce": nonce}, outputs)
         except BaseException as exc:  # report every failure of candidate code, even SystemExit
             reply = encode(dict(_error("runtime", exc), nonce=nonce))
         write_message(out_fd, reply)
 
 
-def _place(header: dict, arrays: list, torch) -> list:
-    """The call's arguments, arrays as tensors on the requested device (copied there before timing)."""
+def _place(header: dict, arrays: list, torch) -> tuple[list, dict]:
+    """The call's arguments (positional, by name), arrays as tensors on the requested device (before timing)."""
     device = str(header.get("device") or "cpu")
-    args = []
+    args, kwargs = [], {}
     for arg in header["args"]:
         if "array" in arg:
-            tensor = torch.from_numpy(arrays[arg["array"]])
-            args.append(tensor if device == "cpu" else tensor.to(device))
+            value = torch.from_numpy(arrays[arg["array"]])
+            value = value if device == "cpu" else value.to(device)
         else:
-            args.append(arg["value"])
+            value = arg["value"]
+        if "name" in arg:
+            kwargs[str(arg["name"])] = value
+        else:
+            args.append(value)
     if device.startswith("cuda"):
         torch.cuda.synchronize(device)
-    return args
+    return args, kwargs
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

@@ -104,3 +104,22 @@ def plan_metrics(plan: tuple[np.ndarray, np.ndarray, np.ndarray], current: np.nd
         "balancedness_gpu_same_window": balancedness(gpu_loads(current, phy2log, logcnt, gpus)),
         "group_locality": group_locality(phy2log, shape["num_groups"], current.shape[1], shape["num_nodes"]),
     }
+
+
+def step_balancedness(plan: tuple[np.ndarray, np.ndarray, np.ndarray], steps: np.ndarray, num_gpus: int) -> float:
+    """Σ_steps Σ_layers mean GPU load / Σ_steps Σ_layers max GPU load of ``plan`` over ``steps [S, L, E]``.
+
+    The denominator is the sum over steps of each step's busiest GPU, the
+    quantity SGLang's vectorised algorithm minimises (a step waits for its busiest GPU).
+    """
+    phy2log, _, logcnt = plan
+    loads = np.stack([gpu_loads(step, phy2log, logcnt, num_gpus) for step in steps])
+    peak = loads.max(axis=-1).sum()
+    return float(loads.mean(axis=-1).sum() / peak) if peak > 0 else 1.0
+
+
+def migrations(previous: np.ndarray, current: np.ndarray, num_gpus: int) -> int:
+    """Replicas copied onto some GPU between two consecutive ``phy2log`` plans (slot order in a GPU is free)."""
+    from heubase.eplb.migrate import moved_replicas
+
+    return int(moved_replicas(previous, current, num_gpus).sum())
