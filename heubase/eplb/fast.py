@@ -189,6 +189,8 @@ def replicate_fast(weight: torch.Tensor, num_slots: int, loop_limit: int = 16, l
         for _ in range(extra):
             counts.scatter_add_(1, (w / counts).max(1, keepdim=True).indices, one)
         return counts.long()
+    peak = w.amax(1, keepdim=True)
+    w = w / torch.where(peak > 0, peak, 1.0)  # per-row scale changes no count; tiny loads no longer underflow t
     t = w.sum(1, keepdim=True) / num_slots
     # the sum over w > t of (ceil(w / t') - 1) is below (that sum of w) / t' <= extra for this t' >= t
     t = torch.maximum(t, torch.where(w > t, w, 0.0).sum(1, keepdim=True) / extra).mul_(1 + 1e-9)

@@ -208,3 +208,11 @@ def test_rebalance_fast_same_window_balance_at_least_the_reference(windows, shap
     ref = np.mean([_balance(windows[i], rebalance_experts(windows[i], slots, groups, nodes, gpus), gpus)
                    for i in range(3)])
     assert ours >= ref - 0.002
+
+
+def test_replicate_fast_handles_subnormal_loads():
+    """Loads near the smallest float64 once made the threshold underflow to 0 and the counts overflow."""
+    tiny = torch.tensor([[4.9407e-324, 4.9407e-324], [4.9407e-324, 0.0]], dtype=torch.float64)
+    counts = replicate_fast(tiny, 6, loop_limit=0)
+    assert counts.sum(1).tolist() == [6, 6] and bool((counts >= 1).all())
+    assert counts[1].tolist() == [5, 1]
