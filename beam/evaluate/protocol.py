@@ -27,12 +27,12 @@ class DeadlineExceeded(TimeoutError):
     """The other side did not finish its message in time."""
 
 
-def encode(header: dict[str, Any], arrays: list[np.ndarray] | tuple = ()) -> bytes:
-    """Serialise a header and arrays into one message."""
+def encode(header: dict[str, Any], arrays: list[np.ndarray] | tuple = ()) -> list[memoryview]:
+    """Serialise a header and arrays into one message: a list of buffers (the arrays are not copied)."""
     arrays = [np.ascontiguousarray(a) for a in arrays]
     header = dict(header, arrays=[{"dtype": a.dtype.name, "shape": list(a.shape)} for a in arrays])
     head = json.dumps(header).encode()
-    return struct.pack(">I", len(head)) + head + b"".join(a.tobytes() for a in arrays)
+    return [memoryview(struct.pack(">I", len(head)) + head)] + [memoryview(a).cast("B") for a in arrays if a.size]
 
 
 def _wait(fd: int, deadline: float | None, writable: bool = False) -> None:
@@ -54,6 +54,16 @@ def _read_exact(fd: int, size: int, deadline: float | None = None) -> bytes:
         chunks.append(chunk)
         left -= len(chunk)
     return b"".join(chunks)
+
+
+def _read_into(fd: int, buffer: memoryview, deadline: float | None = None) -> None:
+    """Fill ``buffer`` from ``fd`` without intermediate copies."""
+    while len(buffer):
+        _wait(fd, deadline)
+        count = os.readv(fd, [buffer])
+        if not count:
+            raise EOFError("the other side closed the channel")
+        buffer = buffer[count:]
 
 
 def read_message(fd: int, max_bytes: int, deadline: float | None = None) -> tuple[dict[str, Any], list[np.ndarray]]:
@@ -83,18 +93,22 @@ def read_message(fd: int, max_bytes: int, deadline: float | None = None) -> tupl
         sizes.append(int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize)
     if sum(sizes) > max_bytes:
         raise ProtocolError(f"output of {sum(sizes)} bytes exceeds the limit of {max_bytes} bytes")
-    arrays = [np.frombuffer(_read_exact(fd, size, deadline), dtype=dtype).reshape(shape).copy()
-              for (dtype, shape), size in zip(specs, sizes)]
+    arrays = []
+    for (dtype, shape), size in zip(specs, sizes):
+        array = np.empty(shape, dtype=dtype)
+        _read_into(fd, memoryview(array).cast("B") if size else memoryview(b""), deadline)
+        arrays.append(array)
     return header, arrays
 
 
-def write_message(fd: int, data: bytes, deadline: float | None = None) -> None:
-    """Write a whole encoded message to ``fd`` (by ``deadline``, if given)."""
-    view = memoryview(data)
-    while view:
-        _wait(fd, deadline, writable=True)
-        try:
-            written = os.write(fd, view[: 1 << 16])
-        except BlockingIOError:
-            continue
-        view = view[written:]
+def write_message(fd: int, parts: bytes | list[memoryview], deadline: float | None = None) -> None:
+    """Write a whole encoded message (bytes, or the buffers :func:`encode` returns) to ``fd``."""
+    for part in ([memoryview(parts)] if isinstance(parts, (bytes, bytearray)) else parts):
+        view = part
+        while view:
+            _wait(fd, deadline, writable=True)
+            try:
+                written = os.write(fd, view[: 1 << 20])
+            except BlockingIOError:
+                continue
+            view = view[written:]

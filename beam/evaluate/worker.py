@@ -23,9 +23,9 @@ def _to_numpy(value, torch, np):
         value = value.detach()
         if value.device.type != "cpu":
             value = value.cpu()
-        return np.asarray(value.contiguous().numpy()).copy()
+        return np.ascontiguousarray(value.contiguous().numpy())  # encoded at once; no copy needed
     if isinstance(value, np.ndarray):
-        return np.ascontiguousarray(value).copy()
+        return np.ascontiguousarray(value)
     raise TypeError(f"outputs must be tensors or arrays, got {type(value).__name__}")
 
 
