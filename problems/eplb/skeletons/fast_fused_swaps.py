@@ -25,7 +25,7 @@ MAX_TIME = 0.05
 SMOOTHING = 0.05
 REFINE_ROUNDS = 2  # int
 PAIRS = 2  # int
-NEAR = 0.01
+NEAR = 0.0
 SPREAD = 0  # int
 #Hyperparameter#
 
