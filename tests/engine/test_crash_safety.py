@@ -71,6 +71,7 @@ def evaluated(run_dir: Path) -> dict[tuple[str, str], float | None]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_killed_many_times_and_resumed_equals_an_uninterrupted_run(tmp_path):
     problem = small_problem(tmp_path)
     fresh = subprocess.run(command(problem, tmp_path / "fresh"), cwd=ROOT, capture_output=True, text=True,
