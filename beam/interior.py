@@ -119,11 +119,15 @@ class Educator:
         if self.service.workers > 1:
             return await asyncio.gather(*coroutines, return_exceptions=True)
         results = []
-        for coroutine in coroutines:
+        for index, coroutine in enumerate(coroutines):
             try:
                 results.append(await coroutine)
             except BudgetExhausted as exc:
                 results.append(exc)
+            except BaseException:  # e.g. the disk is full: close the rest so none is left un-awaited
+                for rest in coroutines[index + 1:]:
+                    rest.close()
+                raise
         return results
 
     async def _complete_and_score(self, source: str, outcome: Education) -> Scored | None:

@@ -11,6 +11,7 @@ that background threads cannot steal CPU from anything the host times meanwhile.
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 import select
 import shutil
@@ -43,6 +44,7 @@ class SandboxLimits:
     cpu_seconds: int = 300
     memory_mb: int = 4096
     file_mb: int = 16
+    disk_mb: int = 64  # the writable scratch folder and /dev/shm (Linux as root: tmpfs of this size)
     max_output_mb: int = 256
     extra_threads: int = 256
     torch_threads: int = 1
@@ -88,6 +90,37 @@ class SandboxError(Exception):
         self.message = message
 
 
+def repository_dirs(root: Path) -> list[Path]:
+    """The git directory of the checkout at ``root`` (its history holds every problem's seeds and data)."""
+    dot_git = root / ".git"
+    if dot_git.is_dir():
+        return [dot_git]
+    if dot_git.is_file():  # a worktree: "gitdir: <common>/worktrees/<name>"
+        text = dot_git.read_text(encoding="utf-8", errors="replace").strip()
+        if text.startswith("gitdir:"):
+            gitdir = (root / text.split(":", 1)[1].strip()).resolve()
+            common = gitdir / "commondir"
+            if common.is_file():
+                return [(gitdir / common.read_text().strip()).resolve()]
+            return [gitdir]
+    return []
+
+
+def _own_uid(workdir: Path) -> tuple[int, list[tuple[Path, str]]] | None:
+    """A uid of its own for the next sandbox, when this is Linux as root and the worker can read what it
+    needs as that uid (the project, the interpreter and its packages), with the closed folders on the
+    way to them that the child must expose (see ``isolation.closed_folders``)."""
+    if sys.platform != "linux" or not isolation.running_as_root():
+        return None
+    needed = [workdir, PROJECT_ROOT / "beam", PROJECT_ROOT / "heubase", Path(sys.executable), Path(os.__file__).parent]
+    for package in ("numpy", "torch"):
+        spec = importlib.util.find_spec(package)
+        if spec is not None and spec.submodule_search_locations:
+            needed.append(Path(list(spec.submodule_search_locations)[0]))
+    exposed = isolation.closed_folders(needed)
+    return None if exposed is None else (isolation.sandbox_uid(), exposed)
+
+
 @dataclass
 class CallResult:
     """Outputs of one call and the wall time the host measured around it."""
@@ -112,6 +145,7 @@ class Sandbox:
         self._marker = f"BEAM_SANDBOX_ID={uuid.uuid4().hex}"
         self._paused = False
         self._nonce = 0
+        self._uid: int | None = None
         self.enforced: list[str] = []
         self.keywords: list[str] = []
 
@@ -121,19 +155,29 @@ class Sandbox:
         source = Path(self.source)
         self._workdir = Path(tempfile.mkdtemp(prefix="beam-sandbox-"))
         shutil.copyfile(source, self._workdir / "candidate.py")
+        scratch = self._workdir / "home"
+        scratch.mkdir()
         isolation.make_host_undumpable()
+        self._workdir.chmod(0o755)
+        own = _own_uid(self._workdir)
+        self._uid, exposed = own if own is not None else (None, [])
+        if self._uid is not None:
+            (self._workdir / "candidate.py").chmod(0o644)
+            os.chown(scratch, self._uid, self._uid)
+        root_threads = isolation.count_user_threads(0) if isolation.running_as_root() and self._uid is None else 0
         plan = isolation.IsolationPlan(
             workdir=self._workdir, cpu_seconds=self.limits.cpu_seconds,
             memory_bytes=0 if self.limits.device.startswith("cuda") else self.limits.memory_mb << 20,
             file_bytes=self.limits.file_mb << 20,
-            max_threads=self.limits.extra_threads + (isolation.count_user_threads(0)
-                                                     if isolation.running_as_root() else 0),
-            hidden_paths=[Path(p).resolve() for p in self.hidden_paths], network=self.limits.network)
+            max_threads=self.limits.extra_threads + root_threads,
+            hidden_paths=[Path(p).resolve() for p in (*self.hidden_paths, *repository_dirs(PROJECT_ROOT))],
+            network=self.limits.network, scratch=scratch, scratch_bytes=self.limits.disk_mb << 20, uid=self._uid,
+            exposed=exposed)
         self.enforced = isolation.enforced_features(plan)
         to_child_r, self._to_child = os.pipe()
         self._from_child, from_child_w = os.pipe()
         os.set_blocking(self._to_child, False)
-        env = {"PATH": "/usr/bin:/bin", "HOME": str(self._workdir), "TMPDIR": str(self._workdir),
+        env = {"PATH": "/usr/bin:/bin", "HOME": str(scratch), "TMPDIR": str(scratch),
                "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
                "PYTHONPATH": str(PROJECT_ROOT), "OMP_NUM_THREADS": str(self.limits.torch_threads),
                "MKL_NUM_THREADS": str(self.limits.torch_threads),
@@ -174,7 +218,7 @@ class Sandbox:
             return subprocess.Popen(
                 [sys.executable, "-s", "-B", "-m", "beam.evaluate.worker", str(candidate),
                  self.entry, str(to_child_r), str(from_child_w)],
-                cwd=self._workdir, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                cwd=plan.scratch or self._workdir, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
                 pass_fds=(to_child_r, from_child_w), preexec_fn=lambda: isolation.apply_in_child(plan))
 
     def accepts(self, name: str) -> bool:
@@ -207,6 +251,8 @@ class Sandbox:
             os.killpg(proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+        if self._uid is not None:
+            isolation.signal_uid(self._uid, signal.SIGKILL)
         if sys.platform == "linux" and isinstance(proc, subprocess.Popen):  # forked ones: their parent reaps
             for pid in isolation.processes_with_marker(self._marker):
                 try:
@@ -239,6 +285,8 @@ class Sandbox:
             os.killpg(self._proc.pid, sig)
         except (ProcessLookupError, PermissionError):
             pass
+        if self._uid is not None:  # processes that left the group (setsid) still carry the sandbox's uid
+            isolation.signal_uid(self._uid, sig)
 
     def call(self, *args: Any, **kwargs: Any) -> CallResult:
         """Call the entry function; arrays become torch tensors in the child, other args stay JSON values.

@@ -19,7 +19,6 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -142,10 +141,7 @@ class WarmPool:
         """Fork an isolated worker serving ``entry`` of ``candidate`` on the given pipe ends."""
         request: dict[str, Any] = {"op": "spawn", "candidate": str(candidate), "entry": entry,
                                    "threads": threads, "env": env}
-        fields = asdict(plan)
-        fields["workdir"] = str(plan.workdir)
-        fields["hidden_paths"] = [str(p) for p in plan.hidden_paths]
-        request["plan"] = fields
+        request["plan"] = plan.to_json()
         with self._lock:
             if not self.alive():
                 if self._sock is not None:

@@ -76,10 +76,9 @@ def _child(request: dict, fds: list[int], sock: socket.socket, wakeup: tuple[int
         os.dup2(null, 0)
         os.close(null)
         os.environ.update(request.get("env", {}))
-        plan = dict(request["plan"])
-        plan["workdir"] = workdir
-        plan["hidden_paths"] = [Path(p) for p in plan.get("hidden_paths", [])]
-        isolation.apply_in_child(isolation.IsolationPlan(**plan))
+        plan = isolation.IsolationPlan.from_json(request["plan"])
+        os.chdir(plan.scratch or plan.workdir)
+        isolation.apply_in_child(plan)
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # no worker outlives its parent
         _prctl(PR_SET_CHILD_SUBREAPER, 1)
         # the candidate sees what a freshly started worker would show it

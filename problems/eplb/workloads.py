@@ -23,6 +23,7 @@ import json
 import math
 import sys
 import time
+import warnings
 import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -425,7 +426,9 @@ def load_sglang_stat(path: str | Path, steps_per_window: int | None = None) -> n
 
     path = Path(path)
     try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # a corrupt file gets our one-line error, not torch's warnings too
+            warnings.simplefilter("ignore")
+            data = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise WorkloadError(f"{path}: file not found") from None
     except Exception as exc:  # corrupt archive, or content refused by the weights-only loader
