@@ -30,6 +30,7 @@ from beam.evaluate import isolation
 from beam.evaluate.protocol import DeadlineExceeded, ProtocolError, encode, read_message, write_message
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+ARRAY_TYPES = ("torch", "numpy")
 MEMORY_MARKERS = ("MemoryError", "can't allocate memory", "not enough memory", "std::bad_alloc",
                   "Cannot allocate memory")
 
@@ -73,14 +74,21 @@ class CallResult:
 
 @dataclass
 class Sandbox:
-    """One isolated worker process serving calls to ``entry`` of the module at ``source``."""
+    """One isolated worker process serving calls to ``entry`` of the module at ``source``.
+
+    ``arrays`` says how array arguments reach the candidate: ``"torch"`` tensors
+    (the default) or ``"numpy"`` arrays (the worker then does not import torch).
+    """
 
     source: Path | str
     entry: str
     limits: SandboxLimits = field(default_factory=SandboxLimits)
     hidden_paths: tuple[Path, ...] = ()
+    arrays: str = "torch"
 
     def __post_init__(self) -> None:
+        if self.arrays not in ARRAY_TYPES:
+            raise ValueError(f"arrays must be one of {', '.join(ARRAY_TYPES)}, got {self.arrays!r}")
         self._proc: subprocess.Popen | None = None
         self._workdir: Path | None = None
         self._marker = f"BEAM_SANDBOX_ID={uuid.uuid4().hex}"
@@ -109,7 +117,7 @@ class Sandbox:
                "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
                "PYTHONPATH": str(PROJECT_ROOT), "OMP_NUM_THREADS": str(self.limits.torch_threads),
                "MKL_NUM_THREADS": str(self.limits.torch_threads),
-               "BEAM_TORCH_THREADS": str(self.limits.torch_threads)}
+               "BEAM_TORCH_THREADS": str(self.limits.torch_threads), "BEAM_SANDBOX_ARRAYS": self.arrays}
         key, value = self._marker.split("=")
         env[key] = value
         with open(self._workdir / "stdout.txt", "wb") as out, open(self._workdir / "stderr.txt", "wb") as err:
@@ -187,7 +195,8 @@ class Sandbox:
             pass
 
     def call(self, *args: Any) -> CallResult:
-        """Call the entry function; arrays become torch tensors in the child, other args stay JSON values.
+        """Call the entry function; arrays become torch tensors (or numpy arrays, see ``arrays``) in the child,
+        other args stay JSON values.
 
         Raises :class:`SandboxError` for every failure; after a ``timeout``,
         ``crash``, ``protocol`` or ``violation`` the sandbox is closed.

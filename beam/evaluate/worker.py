@@ -3,7 +3,7 @@
 Started as ``python -m beam.evaluate.worker CANDIDATE ENTRY IN_FD OUT_FD``. It
 imports the candidate module from the sandbox directory, then answers
 ``call`` requests: arrays arrive as numpy buffers and are handed to the entry
-function as torch tensors; the outputs (a tensor/array or a tuple of them) go
+function as torch tensors (as numpy arrays when ``BEAM_SANDBOX_ARRAYS=numpy``); the outputs (a tensor/array or a tuple of them) go
 back as raw buffers. Nothing here is trusted by the host: the host validates
 every reply.
 """
@@ -18,7 +18,7 @@ MAX_REQUEST_BYTES = 1 << 30
 
 
 def _to_numpy(value, torch, np):
-    if isinstance(value, torch.Tensor):
+    if torch is not None and isinstance(value, torch.Tensor):
         value = value.detach()
         if value.device.type != "cpu":
             value = value.cpu()
@@ -46,10 +46,14 @@ def main(argv: list[str]) -> int:
     from beam.evaluate.protocol import encode, read_message, write_message
 
     import numpy as np
-    import torch
 
-    threads = int(os.environ.get("BEAM_TORCH_THREADS", "1"))
-    torch.set_num_threads(threads)
+    as_numpy = os.environ.get("BEAM_SANDBOX_ARRAYS", "torch") == "numpy"
+    if as_numpy:
+        torch = sys.modules.get("torch")  # imported later by the candidate, if at all
+    else:
+        import torch
+
+        torch.set_num_threads(int(os.environ.get("BEAM_TORCH_THREADS", "1")))
     try:
         spec = importlib.util.spec_from_file_location("candidate", candidate)
         module = importlib.util.module_from_spec(spec)
@@ -72,7 +76,12 @@ def main(argv: list[str]) -> int:
             return 0
         args = []
         for arg in header["args"]:
-            args.append(torch.from_numpy(arrays[arg["array"]]) if "array" in arg else arg["value"])
+            if "array" not in arg:
+                args.append(arg["value"])
+            else:
+                args.append(arrays[arg["array"]] if as_numpy else torch.from_numpy(arrays[arg["array"]]))
+        if as_numpy:
+            torch = sys.modules.get("torch")  # the candidate may return tensors if it imported torch
         try:
             outputs = _outputs(function(*args), torch, np)
             reply = encode({"ok": True, "nonce": header["nonce"]}, outputs)
