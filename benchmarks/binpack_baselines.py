@@ -32,7 +32,7 @@ BINPACK = ROOT / "problems" / "binpack"
 instances = import_by_path(BINPACK / "instances.py", "beam_problem_binpack_instances")
 online = import_by_path(BINPACK / "online.py", "beam_problem_binpack_online")
 
-RULES = ["first_fit", "best_fit", "worst_fit", "almost_worst_fit", "fullest_bin", "tight_fit_else_worst"]
+RULES = ["first_fit", "best_fit", "worst_fit", "almost_worst_fit", "tight_fit_else_worst"]
 TERMS = ["tight_fit_bonus", "waste_penalty", "fill_ratio", "fresh_bin_penalty", "size_class_match",
          "room_for_same", "spare_room"]
 WEIGHTS = [0.1, 0.3, 1.0, 3.0]

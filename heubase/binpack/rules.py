@@ -69,18 +69,6 @@ def almost_worst_fit(item: float, bins_remain_cap: np.ndarray) -> np.ndarray:
     return scores
 
 
-def fullest_bin(item: float, bins_remain_cap: np.ndarray) -> np.ndarray:
-    """Fullest bin: the used bin with the least room *before* the item (best fit without looking at the item).
-
-    Returns ``priority [n]`` = ``-remaining / capacity`` on used bins, -2 on fresh ones.
-
-    >>> int(np.argmax(fullest_bin(30.0, np.array([90.0, 40.0, 100.0, 100.0]))))
-    1
-    """
-    capacity = _capacity(bins_remain_cap)
-    return np.where(bins_remain_cap < capacity, -bins_remain_cap / capacity, -2.0)
-
-
 def tight_fit_else_worst(item: float, bins_remain_cap: np.ndarray, tolerance: float = 0.03) -> np.ndarray:
     """Near-exact fits first (best fit among those), otherwise worst fit; a new bin when no used bin fits.
 

@@ -87,7 +87,7 @@ def test_choose_takes_the_first_maximum_and_accepts_infinities():
     assert online.choose(np.array([1, 3, 3]), 3) == 1
 
 
-COMPONENTS = [getattr(rules, n) for n in ("first_fit", "best_fit", "worst_fit", "almost_worst_fit", "fullest_bin",
+COMPONENTS = [getattr(rules, n) for n in ("first_fit", "best_fit", "worst_fit", "almost_worst_fit",
                                           "tight_fit_else_worst")]
 TERMS = [getattr(shaping, n) for n in ("tight_fit_bonus", "waste_penalty", "fill_ratio", "fresh_bin_penalty",
                                        "size_class_match", "room_for_same", "spare_room")]
