@@ -16,14 +16,33 @@ def _format_float(value: object, digits: int = 4) -> str:
     return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
 
-def print_eval_table(result: dict) -> None:
-    """Human-readable metrics of one evaluation (rich table)."""
+def print_report_table(result: dict, report: dict) -> None:
+    """Metrics of one evaluation per group as the problem's ``[report]`` lists them (rich table)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"fitness {result['fitness']:.4f} (mean over {report['groups']})")
+    for column in [report["groups"].rstrip("s"), "fitness", *report["metrics"]]:
+        table.add_column(column.replace("_", " "), justify="right")
+    for name, group in result.get(report["groups"], {}).items():
+        table.add_row(name, *(_format_float(group.get(c, "")) for c in ["fitness", *report["metrics"]]))
+        ref = group.get("reference") or {}
+        if ref:
+            table.add_row("  reference", "", *(_format_float(ref.get(c, "")) for c in report["metrics"]), style="dim")
+    Console().print(table)
+
+
+def print_eval_table(result: dict, report: dict | None = None) -> None:
+    """Human-readable metrics of one evaluation (rich table); ``report`` is the problem's ``[report]``."""
     from rich.console import Console
     from rich.table import Table
 
     console = Console()
     if not result["valid"]:
         console.print(f"[bold red]invalid[/]: {result['error']}")
+        return
+    if report is not None:
+        print_report_table(result, report)
         return
     table = Table(title=f"fitness {result['fitness']:.4f} (mean over shapes; windows {result['windows']}; "
                         f"device {result.get('device', 'cpu')})")
@@ -50,7 +69,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result, indent=None if args.compact else 2))
     else:
-        print_eval_table(result)
+        print_eval_table(result, problem.report())
     return 0 if result["valid"] else 1
 
 
@@ -102,7 +121,11 @@ def cmd_evolve(args: argparse.Namespace) -> int:
     print(f"best validation fitness: {result.best.fitness:.4f} (program {result.best.program_id})")
     if result.test_result is not None:
         test = result.test_result
-        if test.get("valid"):
+        report = problem.report()
+        if test.get("valid") and report is not None:
+            shown = ", ".join(f"{m} {_format_float(test[m])}" for m in report["metrics"] if m in test)
+            print(f"test split: fitness {test['fitness']:.4f}" + (f", {shown}" if shown else ""))
+        elif test.get("valid"):
             print(f"test split: fitness {test['fitness']:.4f}, balancedness_gpu {test.get('balancedness_gpu', 0):.4f} "
                   f"(reference {test.get('reference', {}).get('balancedness_gpu', 0):.4f}), "
                   f"{test.get('ms_per_call', 0):.2f} ms/call, speedup {test.get('speedup_vs_reference', 0):.2f}x")

@@ -76,11 +76,13 @@ def lineage(store: RunStore, program_id: int, limit: int = 60) -> list[dict[str,
     return rows
 
 
-def _table(result: dict[str, Any]) -> str:
-    lines = ["| shape | metric | evolved | reference |", "|---|---|---:|---:|"]
-    for name, shape in result.get("shapes", {}).items():
+def _table(result: dict[str, Any], report: dict[str, Any] | None = None) -> str:
+    groups = report["groups"] if report else "shapes"
+    metrics = ["fitness", *report["metrics"]] if report else SHOWN_METRICS
+    lines = [f"| {groups.rstrip('s')} | metric | evolved | reference |", "|---|---|---:|---:|"]
+    for name, shape in result.get(groups, {}).items():
         ref = shape.get("reference", {})
-        for metric in SHOWN_METRICS:
+        for metric in metrics:
             if metric in shape:
                 ref_value = 1.0 if metric == "speedup_vs_reference" else ref.get(metric)
                 fmt = (lambda v: "" if v is None else f"{v:.4f}")
@@ -121,9 +123,10 @@ def emit_example(problem: Problem, store: RunStore, best: Scored, test_result: d
         "",
         "## Scores on the test split (measured by the evaluator, side by side with the reference)",
         "",
-        f"Overall fitness (mean over shapes): **{test_result['fitness']:.4f}**; windows {test_result.get('windows')}.",
+        f"Overall fitness (mean over {(problem.report() or {}).get('groups', 'shapes')}): "
+        f"**{test_result['fitness']:.4f}**" + (f"; windows {test_result['windows']}." if "windows" in test_result else "."),
         "",
-        _table(test_result),
+        _table(test_result, problem.report()),
         "",
         f"Re-measure with: `beam eval problems/{problem.name} examples/{problem.name}/solver.py --split test`",
         "",

@@ -65,6 +65,18 @@ class Problem:
             raise ProblemError(f"{self.root / 'problem.toml'}: [{name}] must be a table")
         return value
 
+    def report(self) -> dict[str, Any] | None:
+        """``[report]``: which per-group results (``groups``, a key of the evaluation result) and which
+        ``metrics`` tables show; None when the problem has no ``[report]`` (the EPLB layout is assumed)."""
+        if "report" not in self.config:
+            return None
+        cfg = self.section("report")
+        groups, metrics = cfg.get("groups", "shapes"), cfg.get("metrics", [])
+        if not isinstance(groups, str) or not (isinstance(metrics, list) and all(isinstance(m, str) for m in metrics)):
+            raise ProblemError(f"{self.root / 'problem.toml'}: [report] needs groups = \"<key>\" and "
+                               f"metrics = [\"<name>\", ...]")
+        return {"groups": groups, "metrics": metrics}
+
     def skeletons(self) -> list[Path]:
         """Initial skeleton files, sorted by name."""
         return sorted(self.file("skeletons").glob("*.py"))

@@ -31,6 +31,7 @@ from beam.evaluate import isolation, warm
 from beam.evaluate.protocol import DeadlineExceeded, ProtocolError, encode, read_message, write_message
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+ARRAY_TYPES = ("torch", "numpy")
 MEMORY_MARKERS = ("MemoryError", "can't allocate memory", "not enough memory", "std::bad_alloc",
                   "Cannot allocate memory")
 
@@ -131,15 +132,22 @@ class CallResult:
 
 @dataclass
 class Sandbox:
-    """One isolated worker process serving calls to ``entry`` of the module at ``source``."""
+    """One isolated worker process serving calls to ``entry`` of the module at ``source``.
+
+    ``arrays`` says how array arguments reach the candidate: ``"torch"`` tensors
+    (the default) or ``"numpy"`` arrays (the worker then does not import torch).
+    """
 
     source: Path | str
     entry: str
     limits: SandboxLimits = field(default_factory=SandboxLimits)
     hidden_paths: tuple[Path, ...] = ()
     warm: bool | None = None  # fork from the warm parent (None: where supported, see beam.evaluate.warm)
+    arrays: str = "torch"
 
     def __post_init__(self) -> None:
+        if self.arrays not in ARRAY_TYPES:
+            raise ValueError(f"arrays must be one of {', '.join(ARRAY_TYPES)}, got {self.arrays!r}")
         self._proc: subprocess.Popen | warm.ForkedProcess | None = None
         self._workdir: Path | None = None
         self._marker = f"BEAM_SANDBOX_ID={uuid.uuid4().hex}"
@@ -181,7 +189,7 @@ class Sandbox:
                "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
                "PYTHONPATH": str(PROJECT_ROOT), "OMP_NUM_THREADS": str(self.limits.torch_threads),
                "MKL_NUM_THREADS": str(self.limits.torch_threads),
-               "BEAM_TORCH_THREADS": str(self.limits.torch_threads)}
+               "BEAM_TORCH_THREADS": str(self.limits.torch_threads), "BEAM_SANDBOX_ARRAYS": self.arrays}
         candidate = self._workdir / "candidate.py"
         use_warm = self.warm if self.warm is not None else (
             warm.warm_pool_supported() and not self.limits.fresh_process)
@@ -189,7 +197,7 @@ class Sandbox:
             if use_warm:
                 pool = warm.shared_pool(self.limits.torch_threads)
                 self._proc = pool.spawn(plan, candidate, self.entry, to_child_r, from_child_w,
-                                        {"HOME": env["HOME"], "TMPDIR": env["TMPDIR"]},
+                                        {k: env[k] for k in ("HOME", "TMPDIR", "BEAM_SANDBOX_ARRAYS")},
                                         self.limits.torch_threads)
             else:
                 self._proc = self._popen(plan, candidate, env, to_child_r, from_child_w)
@@ -289,7 +297,8 @@ class Sandbox:
             isolation.signal_uid(self._uid, sig)
 
     def call(self, *args: Any, **kwargs: Any) -> CallResult:
-        """Call the entry function; arrays become torch tensors in the child, other args stay JSON values.
+        """Call the entry function; arrays become torch tensors (or numpy arrays, see ``arrays``) in the child,
+        other args stay JSON values.
 
         The inputs are sent first and placed on ``limits.device`` (untimed); then the
         call itself is timed, from the request until the outputs are back on the

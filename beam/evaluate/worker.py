@@ -4,7 +4,7 @@ Started as ``python -m beam.evaluate.worker CANDIDATE ENTRY IN_FD OUT_FD`` (a fr
 process), or entered through :func:`serve` in a child forked from a warm parent
 (``beam.evaluate.zygote``). It imports the candidate module from the sandbox directory, then answers
 ``call`` requests: arrays arrive as numpy buffers and are handed to the entry
-function as torch tensors; the outputs (a tensor/array or a tuple of them) go
+function as torch tensors (as numpy arrays when ``BEAM_SANDBOX_ARRAYS=numpy``); the outputs (a tensor/array or a tuple of them) go
 back as raw buffers. Nothing here is trusted by the host: the host validates
 every reply.
 """
@@ -19,7 +19,7 @@ MAX_REQUEST_BYTES = 1 << 30
 
 
 def _to_numpy(value, torch, np):
-    if isinstance(value, torch.Tensor):
+    if torch is not None and isinstance(value, torch.Tensor):
         value = value.detach()
         if value.device.type != "cpu":
             value = value.cpu()
@@ -64,9 +64,14 @@ def serve(candidate: str, entry: str, in_fd: int, out_fd: int, threads: int = 1)
     from beam.evaluate.protocol import encode, read_message, write_message
 
     import numpy as np
-    import torch
 
-    torch.set_num_threads(threads)
+    as_numpy = os.environ.get("BEAM_SANDBOX_ARRAYS", "torch") == "numpy"
+    if as_numpy:
+        torch = sys.modules.get("torch")  # imported by the candidate, if at all (or already, in a warm fork)
+    else:
+        import torch
+
+        torch.set_num_threads(threads)
     try:
         spec = importlib.util.spec_from_file_location("candidate", candidate)
         module = importlib.util.module_from_spec(spec)
@@ -90,9 +95,11 @@ def serve(candidate: str, entry: str, in_fd: int, out_fd: int, threads: int = 1)
         if op not in ("stage", "call") or function is None:
             return 0
         nonce = header.get("nonce")
+        if as_numpy:
+            torch = sys.modules.get("torch")  # the candidate may return tensors if it imported torch
         try:
             if op == "stage":
-                staged = _place(header, arrays, torch)
+                staged = _place(header, arrays, None if as_numpy else torch)
                 reply = encode({"ok": True, "nonce": nonce})
             else:
                 (args, kwargs), staged = staged or ([], {}), None
@@ -104,20 +111,25 @@ def serve(candidate: str, entry: str, in_fd: int, out_fd: int, threads: int = 1)
 
 
 def _place(header: dict, arrays: list, torch) -> tuple[list, dict]:
-    """The call's arguments (positional, by name), arrays as tensors on the requested device (before timing)."""
+    """The call's arguments (positional, by name), arrays as tensors on the requested device (before timing).
+
+    With ``torch`` None (the ``arrays="numpy"`` mode) arrays stay numpy arrays, on the CPU.
+    """
     device = str(header.get("device") or "cpu")
     args, kwargs = [], {}
     for arg in header["args"]:
         if "array" in arg:
-            value = torch.from_numpy(arrays[arg["array"]])
-            value = value if device == "cpu" else value.to(device)
+            value = arrays[arg["array"]]
+            if torch is not None:
+                value = torch.from_numpy(value)
+                value = value if device == "cpu" else value.to(device)
         else:
             value = arg["value"]
         if "name" in arg:
             kwargs[str(arg["name"])] = value
         else:
             args.append(value)
-    if device.startswith("cuda"):
+    if torch is not None and device.startswith("cuda"):
         torch.cuda.synchronize(device)
     return args, kwargs
 

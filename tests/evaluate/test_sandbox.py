@@ -235,3 +235,24 @@ def test_no_network(tmp_path):
                 return np.array([0])
     """)
     assert result.outputs[0][0] == 0
+
+
+def test_numpy_arrays_mode_hands_numpy_and_does_not_import_torch(tmp_path, sandbox_mode):
+    """Fresh workers skip the torch import; forked ones have it already (paid once by the warm parent)."""
+    result = run_once(tmp_path, """
+        import sys
+        import numpy as np
+        def solve(w, k):
+            assert type(w) is np.ndarray, type(w)
+            w[0, 0] = 99  # writable, like a tensor from torch.from_numpy
+            return w * k, np.array([float("torch" in sys.modules)])
+    """, 2, arrays="numpy")
+    expected = WINDOW * 2
+    expected[0, 0] = 198
+    assert np.array_equal(result.outputs[0], expected)
+    assert result.outputs[1][0] == (1.0 if sandbox_mode == "warm" else 0.0)
+
+
+def test_unknown_arrays_mode_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="arrays must be one of"):
+        Sandbox(write(tmp_path, "def solve(w):\n    return w\n"), "solve", arrays="jax")
