@@ -22,7 +22,8 @@ from beam.exterior import Exterior, ExteriorConfig
 from beam.generators.base import Generator, GeneratorContext
 from beam.interior import Educator, InteriorConfig
 from beam.knobase import load_notes, render_note, retrieve
-from beam.problem import Problem
+from beam.problem import Problem, ProblemError
+from beam.program import Program, ProgramError
 from beam.store import RunStore
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -107,6 +108,21 @@ def make_generator(options: EvolveOptions, context: GeneratorContext, store: Run
     raise ValueError(f"unknown generator {options.generator!r}; choose composer or llm")
 
 
+def check_skeletons(problem: Problem) -> None:
+    """Every skeleton parses, has a ``#Hyperparameter#`` block and defines the entry; else a ProblemError naming it."""
+    skeletons = problem.skeletons()
+    if not skeletons:
+        raise ProblemError(f"{problem.file('skeletons')}: no skeleton files (*.py)")
+    for path in skeletons:
+        try:
+            program = Program.parse(path.read_text(encoding="utf-8"))
+            program.hyperparameters()
+        except (ProgramError, UnicodeDecodeError) as exc:
+            raise ProblemError(f"{path}: {exc}") from None
+        if problem.entry not in program.functions():
+            raise ProblemError(f"{path}: defines no {problem.entry}() (the problem's entry function)")
+
+
 def open_run(run_dir: Path, options: EvolveOptions, problem: Problem, resume: bool) -> RunStore:
     """Create or reopen the run database, refusing to mix different runs in one folder."""
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -131,6 +147,7 @@ async def run_evolution(problem: Problem, options: EvolveOptions, run_dir: Path,
                         progress: Callable[[dict], None] | None = None) -> tuple[RunStore, Exterior,
                                                                                  EvaluationService, Generator]:
     """Run (or replay and continue) the search; returns the open store and the parts used."""
+    check_skeletons(problem)
     store = open_run(run_dir, options, problem, resume)
     context = GeneratorContext(problem=problem, heubase=heubase_components(problem),
                                knowledge=knowledge_for(problem, options.knowledge_notes), seed=options.seed)

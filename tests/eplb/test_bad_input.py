@@ -71,8 +71,6 @@ def test_malformed_problem_toml(tmp_path, edit, needle):
     one_line_error(cli("eval", str(root), str(REFERENCE)), "problem.toml", needle)
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: a skeleton without #Hyperparameter# markers is accepted "
-                                        "silently (the run goes on); it should be a one-line error naming the file")
 def test_skeleton_without_markers(tmp_path):
     root = tmp_path / "eplb"
     shutil.copytree(EPLB, root, ignore=shutil.ignore_patterns("__pycache__"))
@@ -81,3 +79,14 @@ def test_skeleton_without_markers(tmp_path):
     done = cli("evolve", str(root), "--evaluations", "2", "--generations", "1", "--population", "2",
                "--run-dir", str(tmp_path / "run"), "--no-example")
     one_line_error(done, skeleton.name)
+
+
+def test_skeleton_without_entry_function(tmp_path):
+    root = tmp_path / "eplb"
+    shutil.copytree(EPLB, root, ignore=shutil.ignore_patterns("__pycache__"))
+    skeleton = sorted((root / "skeletons").glob("*.py"))[-1]
+    skeleton.write_text(skeleton.read_text().replace("def rebalance_experts(", "def rebalance_everything("))
+    done = cli("evolve", str(root), "--evaluations", "2", "--generations", "1", "--population", "2",
+               "--run-dir", str(tmp_path / "run"), "--no-example")
+    line = one_line_error(done, skeleton.name, "rebalance_experts")
+    assert not (tmp_path / "run").exists(), line  # refused before a run folder is made
