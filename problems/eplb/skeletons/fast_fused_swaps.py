@@ -9,7 +9,10 @@ cardinality-constrained rounds with SPREAD strided tail rounds, then
 REFINE_ROUNDS rounds of max-min swaps between the PAIRS heaviest and lightest
 GPUs, where no swap may move a replica next to a near twin (load within a
 relative NEAR: replicas of one expert drift together; NEAR below zero lifts
-that rule, which packs the observed window tighter and the next one worse).
+that rule, which packs the observed window tighter and the next one worse);
+NEAR applies on hierarchical clusters (groups split over several nodes),
+NEAR_FLAT where the whole layer is planned as one group: the two trade
+next-window against same-window balance differently.
 Few sorts, no Python loop over layers. If func_1 alone has used half of
 MAX_TIME, the swaps are skipped. func_1's loads are checked (shape, finite,
 non-negative) before they are planned on.
@@ -19,6 +22,7 @@ import time
 import torch
 
 from heubase.eplb.fast import rebalance_fast
+from heubase.eplb.hierarchical import is_hierarchical
 
 #Hyperparameter#
 MAX_TIME = 0.05
@@ -26,6 +30,7 @@ SMOOTHING = 0.05
 REFINE_ROUNDS = 2  # int
 PAIRS = 2  # int
 NEAR = 0.0
+NEAR_FLAT = 0.03
 SPREAD = 0  # int
 #Hyperparameter#
 
@@ -48,5 +53,6 @@ def rebalance_experts(weight: torch.Tensor, num_replicas: int, num_groups: int, 
     if not bool(torch.isfinite(planned).all()) or bool((planned < 0).any()):
         raise ValueError("func_1 returned planning loads that are negative or not finite")
     rounds = max(0, REFINE_ROUNDS) if time.perf_counter() - start < MAX_TIME / 2 else 0
+    near = NEAR if num_nodes > 1 and is_hierarchical(num_groups, num_nodes) else NEAR_FLAT
     return rebalance_fast(planned, num_replicas, num_groups, num_nodes, num_gpus, spread=max(0, SPREAD),
-                          refine_rounds=rounds, near=NEAR if NEAR >= 0 else None, pairs=max(1, PAIRS))
+                          refine_rounds=rounds, near=near if near >= 0 else None, pairs=max(1, PAIRS))
