@@ -1,0 +1,59 @@
+"""The local executor: evaluations in threads of this process, each running the problem's evaluator.
+
+The evaluator starts the candidate in a sandbox (a worker forked from the warm
+parent, or a fresh interpreter with ``sandbox="fresh"``), so a thread only
+waits on a child process; ``workers`` threads run at once.
+"""
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from beam.evaluate.executor import Executor
+from beam.problem import Problem
+
+
+def evaluate_source(problem: Problem, source: str, split: str, options: dict[str, Any]) -> dict[str, Any]:
+    """Write ``source`` to a private temporary file and run the problem's evaluator on it (blocking)."""
+    with tempfile.TemporaryDirectory(prefix="beam-candidate-") as tmp:
+        path = Path(tmp) / "candidate.py"
+        path.write_text(source, encoding="utf-8")
+        return problem.evaluate(path, split=split, **options)
+
+
+def select_sandbox(mode: str | None) -> None:
+    """Make every sandbox this process starts from now on ``warm`` or ``fresh`` (None: leave the default).
+
+    Sandbox reads the mode from ``BEAM_SANDBOX`` when it starts a worker; the
+    problem's evaluator has no option for it yet, so it is set here, once, when
+    the executor is built and before any evaluation runs.
+    """
+    if mode is not None:
+        os.environ["BEAM_SANDBOX"] = mode
+
+
+class LocalExecutor(Executor):
+    """Evaluations on this machine, ``workers`` at a time, each in its own sandbox."""
+
+    def __init__(self, problem: Problem, workers: int = 1, sandbox: str | None = None):
+        super().__init__(problem, workers)
+        select_sandbox(sandbox)
+        self.sandbox = sandbox or os.environ.get("BEAM_SANDBOX", "warm")
+        # own threads, kept for the executor's life: the evaluator keeps a warm reference solver per thread
+        self._threads = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="beam-eval")
+
+    @property
+    def name(self) -> str:
+        return f"local ({self.sandbox} sandbox, {self.workers} worker{'s' if self.workers > 1 else ''})"
+
+    async def _evaluate(self, source: str, split: str, options: dict[str, Any]) -> dict[str, Any]:
+        call = functools.partial(evaluate_source, self.problem, source, split, options)
+        return await asyncio.get_running_loop().run_in_executor(self._threads, call)
+
+    def close(self) -> None:
+        self._threads.shutdown(wait=True)
