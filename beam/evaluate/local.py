@@ -10,6 +10,7 @@ import asyncio
 import functools
 import os
 import tempfile
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,24 @@ def evaluate_source(problem: Problem, source: str, split: str, options: dict[str
         path = Path(tmp) / "candidate.py"
         path.write_text(source, encoding="utf-8")
         return problem.evaluate(path, split=split, **options)
+
+
+_thread_pools: dict[int, ThreadPoolExecutor] = {}
+_thread_pools_lock = threading.Lock()
+
+
+def evaluation_threads(workers: int) -> ThreadPoolExecutor:
+    """A process-wide pool of ``workers`` threads, kept until the process exits.
+
+    Threads that outlive any one executor keep what the evaluator holds per
+    thread (its warm reference solver) and the warm sandbox parent, which a
+    Linux parent-death signal ties to the thread that started it, alive for the
+    next run in the same process.
+    """
+    with _thread_pools_lock:
+        if workers not in _thread_pools:
+            _thread_pools[workers] = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="beam-eval")
+        return _thread_pools[workers]
 
 
 def select_sandbox(mode: str | None) -> None:
@@ -44,8 +63,7 @@ class LocalExecutor(Executor):
         super().__init__(problem, workers)
         select_sandbox(sandbox)
         self.sandbox = sandbox or os.environ.get("BEAM_SANDBOX", "warm")
-        # own threads, kept for the executor's life: the evaluator keeps a warm reference solver per thread
-        self._threads = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="beam-eval")
+        self._threads = evaluation_threads(self.workers)
 
     @property
     def name(self) -> str:
@@ -54,6 +72,3 @@ class LocalExecutor(Executor):
     async def _evaluate(self, source: str, split: str, options: dict[str, Any]) -> dict[str, Any]:
         call = functools.partial(evaluate_source, self.problem, source, split, options)
         return await asyncio.get_running_loop().run_in_executor(self._threads, call)
-
-    def close(self) -> None:
-        self._threads.shutdown(wait=True)
