@@ -92,17 +92,18 @@ class RayExecutor(Executor):
     """Evaluations as Ray tasks; at most ``workers`` in flight."""
 
     def __init__(self, problem: Problem, workers: int = 1, sandbox: str | None = None,
-                 address: str | None = None, ship_project: bool | None = None):
+                 address: str | None = None):
         super().__init__(problem, workers)
         self.ray = _import_ray()
         self.address = address
         self.sandbox = sandbox
-        self.ship_project = address is not None if ship_project is None else ship_project
         self._started_ray = False
-        if not self.ray.is_initialized():
+        if not self.ray.is_initialized():  # else: the caller's Ray session (and its runtime environment) is used
             try:
                 if address:
-                    self.ray.init(address=address, log_to_driver=False)
+                    # Ray ships a local working_dir only for a whole job, so here, when the driver joins
+                    self.ray.init(address=address, log_to_driver=False,
+                                  runtime_env={"working_dir": str(PROJECT_ROOT), "excludes": PROJECT_EXCLUDES})
                 else:
                     self.ray.init(num_cpus=self.workers, include_dashboard=False, log_to_driver=False)
             except (ConnectionError, RuntimeError, ValueError) as exc:
@@ -112,10 +113,8 @@ class RayExecutor(Executor):
         blob = pack_folder(problem.root)
         self._digest = hashlib.sha256(blob).hexdigest()[:16]
         self._blob = self.ray.put(blob)
-        runtime_env = {"working_dir": str(PROJECT_ROOT), "excludes": PROJECT_EXCLUDES} if self.ship_project else {}
         # max_retries=0: a lost evaluation is reported on its candidate, never silently run twice
-        self._task = self.ray.remote(evaluate_on_node).options(name=TASK_NAME, max_retries=0,
-                                                               runtime_env=runtime_env or None)
+        self._task = self.ray.remote(evaluate_on_node).options(name=TASK_NAME, max_retries=0)
         self._gpus: float | None = None
 
     @property

@@ -4,7 +4,6 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -18,33 +17,14 @@ from beam.problem import load_problem
 from beam.store import RunStore
 
 ROOT = Path(__file__).resolve().parents[2]
-# complete programs as the search writes them: a hyperparameter block and the entry function
-REFERENCE = textwrap.dedent("""
-    from heubase.eplb.reference import rebalance_experts as reference
-
-    #Hyperparameter#
-    MAX_TIME = 0.05
-    #Hyperparameter#
-
-    def rebalance_experts(weight, num_replicas, num_groups, num_nodes, num_gpus):
-        return reference(weight, num_replicas, num_groups, num_nodes, num_gpus)
-""")
-RAISES = REFERENCE.replace("return reference(", "raise RuntimeError('this solver always fails'); (")
-
-
-@pytest.fixture
-def sandbox_env(monkeypatch):
-    """Undo the executor's process-wide sandbox choice after the test."""
-    monkeypatch.delenv("BEAM_SANDBOX", raising=False)
-
-
-def test_service_scores_through_the_local_executor(reproducible_eplb, tmp_path, sandbox_env):
+def test_service_scores_through_the_local_executor(reproducible_eplb, reference_program, failing_program, tmp_path,
+                                                  sandbox_env):
     problem = load_problem(reproducible_eplb)
     with LocalExecutor(problem, workers=2) as executor, RunStore(tmp_path) as store:
         service = EvaluationService(problem, store, executor=executor)
 
         async def both():
-            return await asyncio.gather(service.evaluate(REFERENCE), service.evaluate(RAISES))
+            return await asyncio.gather(service.evaluate(reference_program), service.evaluate(failing_program))
 
         good, bad = asyncio.run(both())
         assert good.result["valid"] and 0 < good.fitness <= 1, good.result
@@ -55,14 +35,14 @@ def test_service_scores_through_the_local_executor(reproducible_eplb, tmp_path, 
 
 
 @pytest.mark.parametrize("mode", ["warm", "fresh"])
-def test_sandbox_option_chooses_how_workers_start(mode, reproducible_eplb, sandbox_env):
+def test_sandbox_option_chooses_how_workers_start(mode, reproducible_eplb, reference_program, sandbox_env):
     if mode == "warm" and not warm.warm_pool_supported():
         pytest.skip("no warm pool on this platform")
     problem = load_problem(reproducible_eplb)
     torch_threads = int(problem.section("limits").get("torch_threads", 1))
     with make_executor("local", problem, sandbox=mode) as executor:
         before = warm.shared_pool(torch_threads).spawned
-        result = asyncio.run(executor.submit(REFERENCE, "validation", {}))
+        result = asyncio.run(executor.submit(reference_program, "validation", {}))
         forked = warm.shared_pool(torch_threads).spawned - before
     assert result["valid"]
     assert mode in executor.name
