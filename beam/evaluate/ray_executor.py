@@ -18,6 +18,7 @@ import asyncio
 import hashlib
 import io
 import shutil
+import socket
 import tempfile
 import zipfile
 from pathlib import Path
@@ -80,6 +81,17 @@ def describe_failure(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {head[:300]}"
 
 
+def check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Fail fast on a ``HOST:PORT`` nobody listens on (Ray itself retries for minutes); ``auto``/``ray://`` pass."""
+    host, _, port = address.rpartition(":")
+    if address == "auto" or "://" in address or not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise ExecutorError(f"could not connect to Ray at {address}: {exc}") from None
+
+
 def _import_ray():
     try:
         import ray
@@ -99,6 +111,8 @@ class RayExecutor(Executor):
         self.sandbox = sandbox
         self._started_ray = False
         if not self.ray.is_initialized():  # else: the caller's Ray session (and its runtime environment) is used
+            if address:
+                check_reachable(address)
             try:
                 if address:
                     # Ray ships a local working_dir only for a whole job, so here, when the driver joins

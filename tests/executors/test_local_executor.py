@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -108,3 +110,17 @@ def test_a_run_may_be_resumed_on_another_executor(reproducible_eplb, tmp_path):
     open_run(tmp_path, other, problem, resume=True).close()  # no ResumeMismatch
     with pytest.raises(ValueError, match="same settings"):
         open_run(tmp_path, EvolveOptions(seed=1), problem, resume=True)
+
+
+def test_unreachable_ray_address_fails_fast_in_one_line(tmp_path):
+    pytest.importorskip("ray")
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{probe.getsockname()[1]}"
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "beam.cli", "evolve", "problems/eplb", "--executor", "ray",
+                           "--ray-address", address, "--run-dir", str(tmp_path / "run")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and time.monotonic() - started < 60
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"beam: error: could not connect to Ray at {address}: "), lines
