@@ -108,13 +108,14 @@ def cmd_evolve(args: argparse.Namespace) -> int:
         evaluations=args.evaluations if args.evaluations is not None else int(budget.get("evaluations", 60)),
         workers=args.workers, mode=args.mode, calibrate=not args.no_calibrate, memory=not args.no_memory,
         model=args.model, base_url=args.base_url, token_budget=args.token_budget,
-        llm={"api_key": args.api_key} if args.api_key else {})
+        llm={"api_key": args.api_key} if args.api_key else {},
+        executor=args.executor, ray_address=args.ray_address, sandbox=args.sandbox)
     run_dir = Path(args.run_dir) if args.run_dir else Path("runs") / f"{problem.name}-seed{args.seed}"
     show, _ = _progress_printer()
     result = evolve(problem, options, run_dir, None if args.no_example else Path(args.examples_dir),
                     resume=args.resume, progress=show)
     print(f"run folder: {result.run_dir}  ({result.evaluations} evaluations, {result.sandbox_runs} sandbox runs, "
-          f"{result.seconds:.0f} s)")
+          f"{result.seconds:.0f} s; executor {result.executor})")
     if result.best is None:
         print("no valid program was found")
         return 1
@@ -204,6 +205,13 @@ def build_parser() -> argparse.ArgumentParser:
     evo.add_argument("--evaluations", type=int, default=None, help="evaluation budget (default: problem.toml)")
     evo.add_argument("--seed", type=int, default=0)
     evo.add_argument("--workers", type=int, default=1, help="concurrent evaluations")
+    evo.add_argument("--executor", choices=["local", "ray"], default="local",
+                     help="where evaluations run: this machine, or Ray tasks (default: local)")
+    evo.add_argument("--ray-address", default=None,
+                     help="with --executor ray: an existing cluster (auto, HOST:6379, ray://HOST:10001); "
+                          "default: start a local Ray instance")
+    evo.add_argument("--sandbox", choices=["warm", "fresh"], default=None,
+                     help="sandbox workers forked from a warm parent, or fresh interpreters (default: warm)")
     evo.add_argument("--mode", choices=["mcts", "one-shot"], default="mcts", help="education method")
     evo.add_argument("--no-calibrate", action="store_true", help="skip CMA-ES calibration")
     evo.add_argument("--no-memory", action="store_true", help="disable the adaptive memory")

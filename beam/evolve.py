@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from beam.catalog import catalog
+from beam.evaluate.executor import Executor, make_executor
 from beam.evaluate.service import EvaluationService, Scored
 from beam.exterior import Exterior, ExteriorConfig
 from beam.generators.base import Generator, GeneratorContext
@@ -53,6 +54,10 @@ class EvolveOptions:
     token_budget: int | None = None
     knowledge_notes: int = 3
     llm: dict[str, Any] = field(default_factory=dict)
+    # where evaluations run: not part of the identity, a run may be resumed on another executor
+    executor: str = "local"
+    ray_address: str | None = None
+    sandbox: str | None = None  # warm | fresh (default: warm where supported)
 
     def identity(self) -> dict[str, Any]:
         """The settings that must match for ``--resume`` to replay the same run."""
@@ -76,6 +81,7 @@ class EvolveResult:
     sandbox_runs: int
     seconds: float
     generator_usage: dict[str, Any]
+    executor: str = "local"
 
 
 def heubase_components(problem: Problem):
@@ -144,16 +150,21 @@ def open_run(run_dir: Path, options: EvolveOptions, problem: Problem, resume: bo
 
 
 async def run_evolution(problem: Problem, options: EvolveOptions, run_dir: Path, *, resume: bool = False,
-                        progress: Callable[[dict], None] | None = None) -> tuple[RunStore, Exterior,
-                                                                                 EvaluationService, Generator]:
-    """Run (or replay and continue) the search; returns the open store and the parts used."""
+                        progress: Callable[[dict], None] | None = None,
+                        executor: Executor | None = None) -> tuple[RunStore, Exterior, EvaluationService, Generator]:
+    """Run (or replay and continue) the search; returns the open store and the parts used.
+
+    Evaluations go to ``executor`` (default: a local one with ``options.workers`` threads).
+    """
     check_skeletons(problem)
     store = open_run(run_dir, options, problem, resume)
+    if executor is not None:
+        store.set_run("executor", executor.name)
     context = GeneratorContext(problem=problem, heubase=heubase_components(problem),
                                knowledge=knowledge_for(problem, options.knowledge_notes), seed=options.seed)
     generator = make_generator(options, context, store)
     service = EvaluationService(problem, store, split="validation", workers=options.workers,
-                                max_evaluations=options.evaluations, memory_dir=run_dir)
+                                max_evaluations=options.evaluations, memory_dir=run_dir, executor=executor)
     educator = Educator(generator, service, InteriorConfig(
         mode=options.mode, mc_func_pop=options.mc_func_pop, max_fix_try=options.max_fix_try,
         calibrate=options.calibrate, calibration_budget=options.calibration_budget, seed=options.seed))
@@ -198,21 +209,28 @@ def evolve(problem: Problem, options: EvolveOptions, run_dir: Path, examples_dir
     from beam.example import emit_example, score_on_test
 
     started = time.perf_counter()
-    store, exterior, service, generator = asyncio.run(run_evolution(problem, options, run_dir, resume=resume,
-                                                                    progress=progress))
+    executor = make_executor(options.executor, problem, options.workers, sandbox=options.sandbox,
+                             ray_address=options.ray_address)
+    try:
+        store, exterior, service, generator = asyncio.run(run_evolution(problem, options, run_dir, resume=resume,
+                                                                        progress=progress, executor=executor))
+    except BaseException:
+        executor.close()
+        raise
     try:
         best = best_program(store)
         test_result = example_dir = None
         if best is not None:
             if progress:
                 progress({"phase": "test split", "generation": exterior.generation})
-            test_result = score_on_test(problem, store, best, run_dir)
+            test_result = score_on_test(problem, store, best, run_dir, executor=executor)
             if examples_dir is not None and test_result.get("valid"):
                 example_dir = emit_example(problem, store, best, test_result, options, run_dir, examples_dir)
         store.set_run("summary", json.loads(json.dumps({
             "best_program": best.program_id if best else None, "best_fitness": best.fitness if best else None,
             "test": test_result, "evaluations": service.spent}, default=str)))
         return EvolveResult(run_dir, best, test_result, example_dir, service.spent, service.sandbox_runs,
-                            time.perf_counter() - started, generator.usage())
+                            time.perf_counter() - started, generator.usage(), executor.name)
     finally:
         store.close()
+        executor.close()

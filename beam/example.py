@@ -1,13 +1,15 @@
 """The deliverable of a run: a standalone solver in ``examples/<problem>/`` with its scores and lineage."""
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from beam.evaluate.executor import Executor
+from beam.evaluate.local import evaluate_source
 from beam.evaluate.service import Scored
 from beam.problem import Problem
 from beam.program import Program, ProgramError
@@ -36,8 +38,12 @@ def standalone_source(source: str, run_dir: Path) -> str:
     return program.inline_imports(prefixes=("heubase.", "memory."), resolver=_resolver(run_dir)).source
 
 
-def score_on_test(problem: Problem, store: RunStore, best: Scored, run_dir: Path) -> dict[str, Any]:
-    """Evaluate the standalone form of ``best`` on the test split (once; stored under ``split='test'``)."""
+def score_on_test(problem: Problem, store: RunStore, best: Scored, run_dir: Path,
+                  executor: Executor | None = None) -> dict[str, Any]:
+    """Evaluate the standalone form of ``best`` on the test split (once; stored under ``split='test'``).
+
+    It runs on ``executor`` when given (the run's own), else here in this thread.
+    """
     stored = store.evaluation(best.program_id, "test")
     if stored is not None:
         return dict(stored.get("metrics") or {}, valid=bool(stored["valid"]), fitness=stored["fitness"],
@@ -49,10 +55,10 @@ def score_on_test(problem: Problem, store: RunStore, best: Scored, run_dir: Path
         result: dict[str, Any] = {"valid": False, "fitness": None, "error": f"program: {exc}",
                                   "error_kind": "program"}
     else:
-        with tempfile.TemporaryDirectory(prefix="beam-test-") as tmp:
-            path = Path(tmp) / "solver.py"
-            path.write_text(code, encoding="utf-8")
-            result = problem.evaluate(path, split="test")
+        if executor is not None:
+            result = asyncio.run(executor.submit(code, "test", {}))
+        else:
+            result = evaluate_source(problem, code, "test", {})
     store.record_evaluation(best.program_id, "test", result, time.perf_counter() - started)
     return result
 

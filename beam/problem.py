@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import threading
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,7 @@ from types import ModuleType
 from typing import Any
 
 REQUIRED_KEYS = {"name": str, "entry": str, "direction": str}
+_IMPORT_LOCK = threading.RLock()  # re-entrant: a problem module imports its siblings by path
 
 
 class ProblemError(ValueError):
@@ -21,7 +23,15 @@ class ProblemError(ValueError):
 
 
 def import_by_path(path: Path, key: str) -> ModuleType:
-    """Import the file at ``path`` once under the module name ``key`` (problem folders are not packages)."""
+    """Import the file at ``path`` once under the module name ``key`` (problem folders are not packages).
+
+    Thread-safe: a thread never sees another thread's half-executed module.
+    """
+    with _IMPORT_LOCK:
+        return _import_by_path(path, key)
+
+
+def _import_by_path(path: Path, key: str) -> ModuleType:
     if key not in sys.modules:
         spec = importlib.util.spec_from_file_location(key, path)
         module = importlib.util.module_from_spec(spec)

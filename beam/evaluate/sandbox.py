@@ -190,6 +190,8 @@ class Sandbox:
                "PYTHONPATH": str(PROJECT_ROOT), "OMP_NUM_THREADS": str(self.limits.torch_threads),
                "MKL_NUM_THREADS": str(self.limits.torch_threads),
                "BEAM_TORCH_THREADS": str(self.limits.torch_threads), "BEAM_SANDBOX_ARRAYS": self.arrays}
+        if "CUDA_VISIBLE_DEVICES" in os.environ:  # the GPUs a scheduler (e.g. Ray) gave this evaluation
+            env["CUDA_VISIBLE_DEVICES"] = os.environ["CUDA_VISIBLE_DEVICES"]
         candidate = self._workdir / "candidate.py"
         use_warm = self.warm if self.warm is not None else (
             warm.warm_pool_supported() and not self.limits.fresh_process)
@@ -197,7 +199,8 @@ class Sandbox:
             if use_warm:
                 pool = warm.shared_pool(self.limits.torch_threads)
                 self._proc = pool.spawn(plan, candidate, self.entry, to_child_r, from_child_w,
-                                        {k: env[k] for k in ("HOME", "TMPDIR", "BEAM_SANDBOX_ARRAYS")},
+                                        {k: env[k] for k in ("HOME", "TMPDIR", "BEAM_SANDBOX_ARRAYS",
+                                                             "CUDA_VISIBLE_DEVICES") if k in env},
                                         self.limits.torch_threads)
             else:
                 self._proc = self._popen(plan, candidate, env, to_child_r, from_child_w)

@@ -3,19 +3,19 @@
 Every program the search wants scored goes through :meth:`EvaluationService.evaluate`:
 it is stored (deduplicated by hash), looked up (a program already evaluated on
 this split is never run again — this is what makes ``--resume`` free), checked
-for completeness, made self-contained (adaptive-memory imports inlined), run by
-the problem's evaluator in a worker thread (at most ``workers`` at once), and
-the result is written to the store before it is returned.
+for completeness, made self-contained (adaptive-memory imports inlined), handed
+to the run's executor (:mod:`beam.evaluate.executor`: local threads or Ray tasks,
+at most ``workers`` at once; the service never knows which), and the result is
+written to the store before it is returned.
 """
 from __future__ import annotations
 
-import asyncio
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from beam.evaluate.executor import Executor
 from beam.problem import Problem
 from beam.program import Program, ProgramError
 from beam.store import RunStore
@@ -62,9 +62,13 @@ class EvaluationService:
     memory_dir: Path | None = None
     evaluate_options: dict[str, Any] = field(default_factory=dict)
     observers: list[Callable[[str, dict[str, Any]], None]] = field(default_factory=list)
+    executor: Executor | None = None  # default: a local executor with ``workers`` threads
 
     def __post_init__(self) -> None:
-        self._semaphore = asyncio.Semaphore(max(1, self.workers))
+        if self.executor is None:
+            from beam.evaluate.local import LocalExecutor
+
+            self.executor = LocalExecutor(self.problem, self.workers)
         self._requested: set[int] = set()
         self.sandbox_runs = 0
         self.cache_hits = 0
@@ -125,13 +129,8 @@ class EvaluationService:
             code = self.runnable(source)
         except ProgramError as exc:
             return {"valid": False, "fitness": None, "error": f"program: {exc}", "error_kind": "program"}
-        async with self._semaphore:
-            self.sandbox_runs += 1
-            with tempfile.TemporaryDirectory(prefix="beam-candidate-") as tmp:
-                path = Path(tmp) / "candidate.py"
-                path.write_text(code, encoding="utf-8")
-                return await asyncio.to_thread(self.problem.evaluate, path, split=self.split,
-                                               **self.evaluate_options)
+        self.sandbox_runs += 1
+        return await self.executor.submit(code, self.split, self.evaluate_options)
 
     def rate_per_minute(self) -> float:
         minutes = (time.perf_counter() - self.started) / 60

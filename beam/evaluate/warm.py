@@ -143,13 +143,22 @@ class WarmPool:
                                    "threads": threads, "env": env}
         request["plan"] = plan.to_json()
         with self._lock:
-            if not self.alive():
-                if self._sock is not None:
-                    self._sock.close()
-                self._start()
-            self._next_id += 1
-            request["id"] = ident = self._next_id
-            socket.send_fds(self._sock, [json.dumps(request).encode()], [in_fd, out_fd])
+            for attempt in range(2):  # a parent that died since the last request is replaced once
+                if not self.alive():
+                    if self._sock is not None:
+                        self._sock.close()
+                    self._start()
+                self._next_id += 1
+                request["id"] = ident = self._next_id
+                try:
+                    socket.send_fds(self._sock, [json.dumps(request).encode()], [in_fd, out_fd])
+                    break
+                except OSError:
+                    if self._proc is not None:
+                        self._proc.kill()
+                        self._proc.wait()
+                    if attempt:
+                        raise PoolError("the warm sandbox parent stopped answering") from None
         reply = self._wait_reply(ident)
         if reply.get("op") != "spawned":
             raise PoolError(str(reply.get("error", "the warm sandbox parent could not fork a worker")))

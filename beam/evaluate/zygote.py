@@ -130,7 +130,9 @@ def _spawn(sock: socket.socket, request: dict, fds: list[int], workers: set[int]
 
 def main(argv: list[str]) -> int:
     sock = socket.socket(fileno=int(argv[0]))
-    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    # No parent-death signal here: Linux sends it when the *thread* that started us ends, and the host
+    # starts us from whichever thread evaluates first. When the host dies its end of the socket closes,
+    # and the loop below ends (killing the workers) at once.
     _prctl(PR_SET_CHILD_SUBREAPER, 1)
     import numpy  # noqa: F401  (the point of this process: imports paid once)
     import torch

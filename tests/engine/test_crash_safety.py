@@ -16,7 +16,8 @@ import pytest
 
 from beam.evaluate.isolation import running_as_root
 from beam.store import RunStore
-from test_evolve import ARGS, ROOT, small_problem
+from reproducible import reproducible_copy as small_problem
+from test_evolve import ARGS, ROOT
 
 # (what to wait for, extra random delay in seconds): a phase line on stderr or a row kind in the database
 KILL_POINTS = [("initial population", 1.5), ("calibrated", 0.0), ("education", 2.0), ("adaptive memory", 0.0),

@@ -4,7 +4,6 @@ from __future__ import annotations
 import ast
 import json
 import os
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -18,24 +17,7 @@ from beam.program import Program
 from beam.store import RunStore
 
 ROOT = Path(__file__).resolve().parents[2]
-EPLB = ROOT / "problems" / "eplb"
 ARGS = ["--generations", "2", "--population", "2", "--evaluations", "24", "--seed", "5"]
-
-
-def small_problem(folder: Path) -> Path:
-    """problems/eplb with tiny workloads, speed excluded from fitness and no too-slow rule (runs reproducible)."""
-    root = folder / "eplb"
-    shutil.copytree(EPLB, root, ignore=shutil.ignore_patterns("__pycache__"))
-    toml = (root / "problem.toml").read_text()
-    for old, new in (("windows = 9", "windows = 3"), ("layers = 58", "layers = 4"),
-                     ("extra_timing_calls = 4", "extra_timing_calls = 0"), ("warmup_calls = 2", "warmup_calls = 1"),
-                     ("speed_weight = 0.005", "speed_weight = 0.0"),
-                     # validity must not depend on the machine's load either: no too-slow rejection here
-                     ("max_ms_per_call = 250.0", "max_ms_per_call = 0.0")):
-        assert old in toml, old
-        toml = toml.replace(old, new)
-    (root / "problem.toml").write_text(toml)
-    return root
 
 
 def evolve(problem: Path, run_dir: Path, *extra: str, wait: bool = True):
@@ -46,9 +28,9 @@ def evolve(problem: Path, run_dir: Path, *extra: str, wait: bool = True):
 
 
 @pytest.fixture(scope="module")
-def finished_run(tmp_path_factory):
+def finished_run(tmp_path_factory, reproducible_eplb):
     folder = tmp_path_factory.mktemp("evolve")
-    problem = small_problem(folder)
+    problem = reproducible_eplb
     done = evolve(problem, folder / "run", "--examples-dir", str(folder / "examples"))
     assert done.returncode == 0, done.stdout + done.stderr
     return folder, problem, done

@@ -18,7 +18,6 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fake_openai import FakeOpenAI, Reply, Status  # noqa: E402
-from test_evolve import small_problem  # noqa: E402
 
 from beam.program import Program  # noqa: E402
 from beam.store import RunStore  # noqa: E402
@@ -94,8 +93,8 @@ def evolve(problem: Path, run_dir: Path, base_url: str, *extra: str) -> subproce
 
 
 @pytest.mark.slow
-def test_llm_evolve_fixes_calibrates_remembers_and_replays(programs, tmp_path):
-    problem = small_problem(tmp_path)
+def test_llm_evolve_fixes_calibrates_remembers_and_replays(programs, tmp_path, reproducible_eplb):
+    problem = reproducible_eplb
     model = ScriptedModel(*programs)
     with FakeOpenAI(model) as server:
         done = evolve(problem, tmp_path / "run", server.base_url)
@@ -122,8 +121,8 @@ def test_llm_evolve_fixes_calibrates_remembers_and_replays(programs, tmp_path):
 
 
 @pytest.mark.slow
-def test_llm_evolve_with_a_dead_endpoint_reports_and_keeps_the_run(tmp_path):
-    problem = small_problem(tmp_path)
+def test_llm_evolve_with_a_dead_endpoint_reports_and_keeps_the_run(tmp_path, reproducible_eplb):
+    problem = reproducible_eplb
     with FakeOpenAI(lambda request: Status(500)) as server:
         url = server.base_url
     done = evolve(problem, tmp_path / "run", url)

@@ -100,3 +100,27 @@ def test_dead_parent_is_replaced_and_its_workers_fail_cleanly(tmp_path, sandbox_
     with Sandbox(path, "solve", LIMITS) as box:  # a new parent is started on demand
         assert np.array_equal(box.call(WINDOW).outputs[0], WINDOW + 1)
     assert pool.alive()
+
+
+def test_parent_outlives_the_thread_that_started_it(tmp_path, sandbox_mode):
+    """Linux's parent-death signal follows the starting *thread*; the warm parent must not use it."""
+    if sandbox_mode != "warm":
+        pytest.skip("only the warm pool has a parent")
+    import threading
+
+    path = solver(tmp_path, "plain", "def solve(w):\n    return w\n")
+    pool = warm.shared_pool(LIMITS.torch_threads)
+    pool.close()  # the next sandbox starts a new parent, from the short-lived thread below
+
+    def once():
+        with Sandbox(path, "solve", LIMITS) as box:
+            box.call(WINDOW)
+
+    starter = threading.Thread(target=once)
+    starter.start()
+    starter.join()
+    generation = pool.generation
+    time.sleep(1.0)
+    assert pool.alive()
+    once()
+    assert pool.generation == generation  # no restart was needed

@@ -32,8 +32,8 @@ pytestmark = [
 def report(tmp_path_factory) -> Path:
     """A real tiny run (the engine tests' small EPLB problem) and its report."""
     folder = tmp_path_factory.mktemp("browser")
-    small_problem = import_by_path(ROOT / "tests" / "engine" / "test_evolve.py", "beam_tests_engine_evolve").small_problem
-    problem = small_problem(folder)
+    reproducible_copy = import_by_path(ROOT / "tests" / "reproducible.py", "beam_tests_reproducible").reproducible_copy
+    problem = reproducible_copy(folder)
     run = folder / "run"
     command = [sys.executable, "-m", "beam.cli", "evolve", str(problem), "--generations", "2", "--population", "2",
                "--evaluations", "20", "--run-dir", str(run), "--no-example"]
