@@ -1,32 +1,164 @@
-# Evolved eplb solver (BEAM run eplb-readme, program 1).
+# Evolved eplb solver (BEAM run eplb-readme, program 2).
 # Standalone: depends only on torch/numpy and the standard library.
-# Validation fitness 0.7166; test fitness 0.7159.
+# Validation fitness 0.8059; test fitness 0.8057.
 # README.md beside this file says how it was produced and scored.
-"""Drift-hedging plan: plan on a transformed load, then pack replicas knowing which expert they copy.
+"""Fused fast plan on planning loads, with the packing and swap settings left to calibration.
 
-The plan is scored on the next window, not on the one observed, so func_1 first
-turns the observed load into a planning load (for example shrinking each layer
-towards its mean by SMOOTHING and lifting cold experts to FLOOR times the layer
-mean) that is less tied to this window's noise. The stages are then written out
-explicitly: expert groups go to nodes by LPT over planning group loads, each
-node's slots are shared by min-max greedy replication, and func_2 packs every
-node's replicas onto its GPUs while also seeing each replica's expert, so it can
-keep replicas of one expert on different GPUs (if that expert heats up, the
-extra load is split over several GPUs). Shapes where groups do not split over
-nodes are planned flat (one group, one node).
+func_1 turns the observed loads into the loads the plan is made for (the plan is
+scored on the next window as well as on this one, so some hedging against drift
+can pay, too much costs packing quality). The plan itself is HeuBase's fused
+pipeline (heubase.eplb.fast.rebalance_fast): whole expert groups to nodes,
+min-max replication inside each node, replicas dealt onto the node's GPUs in
+cardinality-constrained rounds with SPREAD strided tail rounds, then
+REFINE_ROUNDS rounds of max-min swaps between the PAIRS heaviest and lightest
+GPUs, where no swap may move a replica next to a near twin (load within a
+relative NEAR: replicas of one expert drift together; NEAR below zero lifts
+that rule, which packs the observed window tighter and the next one worse);
+NEAR applies on hierarchical clusters (groups split over several nodes),
+NEAR_FLAT where the whole layer is planned as one group: the two trade
+next-window against same-window balance differently.
+Few sorts, no Python loop over layers. If func_1 alone has used half of
+MAX_TIME, the swaps are skipped. func_1's loads are checked (shape, finite,
+non-negative) before they are planned on.
 """
 from __future__ import annotations
 import time
 
 import torch
-from typing import Callable
+from typing import Callable, Optional, Sequence
 
 #Hyperparameter#
 MAX_TIME = 0.05
-SMOOTHING = 0.1
-FLOOR = 0.05
-PACK_SHARE = 0.8
+SMOOTHING = 0.05
+REFINE_ROUNDS = 2  # int
+PAIRS = 2  # int
+NEAR = 0.0
+NEAR_FLAT = 0.03
+SPREAD = 0  # int
 #Hyperparameter#
+
+
+# inlined from heubase.eplb.fast
+Packer = Callable[[torch.Tensor, int], torch.Tensor]
+
+
+# inlined from heubase.eplb.fast
+def _capacity(weights: torch.Tensor, num_packs: int) -> int:
+    if weights.dim() != 2:
+        raise ValueError(f"weights must be [batch, items], got shape {tuple(weights.shape)}")
+    if num_packs <= 0 or weights.shape[1] % num_packs:
+        raise ValueError(f"{weights.shape[1]} items cannot fill {num_packs} packs equally")
+    return weights.shape[1] // num_packs
+
+
+# inlined from heubase.eplb.fast
+def auto_switches(ordered: torch.Tensor, num_packs: int, spread: int = 0) -> torch.Tensor:
+    """``[B, V]`` switch points for :func:`pack_spread`, per row: the rounds holding the items above the mean.
+
+    Plain rounds suit the heavy items at the head, the strided tail suits the
+    light rest; the switch ``h = ceil(#items above the row's mean item / m)``,
+    clamped to ``[1, c]``, was the best single switch on most rows of the
+    problem's traffic. ``spread`` adds ``h - spread … h + spread`` to try
+    (``spread=1`` helps where experts are not replicated, ``R = E``).
+
+    >>> auto_switches(torch.tensor([[9.0, 8.0, 7.0, 1.0, 1.0, 1.0, 1.0, 1.0]]), 2, spread=1).tolist()
+    [[1, 2, 3]]
+    """
+    batch, items = ordered.shape
+    capacity = items // num_packs
+    above = (ordered > ordered.mean(1, keepdim=True)).sum(1, keepdim=True)
+    centre = torch.div(above + (num_packs - 1), num_packs, rounding_mode="floor")
+    return (centre + torch.arange(-spread, spread + 1)).clamp_(1, capacity)
+
+
+# inlined from heubase.eplb.fast
+def _schedules(capacity: int, num_packs: int) -> torch.Tensor:
+    """``[c, n]`` dealing orders, one per switch ``h = 1 … c``: ranks of the sorted items, round by round.
+
+    Switch ``h`` keeps ``h`` rounds of consecutive items; each of the other
+    ``c − h`` rounds takes every ``(c − h)``-th remaining item, so it spans the
+    whole tail and the heaviest pack can end with the lightest items overall.
+    ``h = c`` is plain rounds.
+    """
+    h = torch.arange(1, capacity + 1).view(-1, 1, 1)
+    k = torch.arange(capacity).view(1, -1, 1)
+    j = torch.arange(num_packs).view(1, 1, -1)
+    tail = h * num_packs + j * (capacity - h) + (k - h)
+    return torch.where(k < h, k * num_packs + j, tail).view(capacity, capacity * num_packs)
+
+
+# inlined from heubase.eplb.fast
+def _deal(dealt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Deal rounds ``[B, c, m]`` (each round sorted descending) onto ``m`` packs.
+
+    Round 0 puts item ``j`` on pack ``j``; every later round puts its ``j``-th
+    heaviest item on the ``j``-th lightest pack. Returns ``(pack of every item
+    [B, c, m], pack loads [B, m])``.
+    """
+    batch, rounds, m = dealt.shape
+    first, *rest = dealt.unbind(1)
+    load = first.clone()
+    packs = [torch.arange(m).expand(batch, m)]
+    for items in rest:
+        lightest_first = torch.argsort(load, dim=1)
+        packs.append(lightest_first)
+        load.scatter_add_(1, lightest_first, items)
+    return torch.stack(packs, 1), load
+
+
+# inlined from heubase.eplb.fast
+def _deal_table(ordered: torch.Tensor, num_packs: int, switches: Optional[Sequence[int]] = None,
+                spread: int = 0) -> torch.Tensor:
+    """``[B, n]`` table of a packing of ``ordered [B, n]`` (sorted descending): entry ``p * c + k``
+    is the item (index into ``ordered``) dealt to pack ``p`` in round ``k``.
+
+    Every switch (the same ``switches`` for all rows, or :func:`auto_switches`
+    per row when None) is dealt at once, as extra rows, and each row keeps the
+    one with the lightest heaviest pack (the first on ties).
+    """
+    batch, items = ordered.shape
+    capacity = items // num_packs
+    if switches is None:
+        hs = auto_switches(ordered, num_packs, spread)
+    else:
+        hs = torch.tensor(sorted({min(max(int(h), 1), capacity) for h in switches}) or [capacity])
+        hs = hs.expand(batch, -1)
+    count = hs.shape[1]
+    plan = _schedules(capacity, num_packs).index_select(0, hs.reshape(-1) - 1)          # [B * V, n]
+    source = ordered if count == 1 else ordered.unsqueeze(1).expand(batch, count, items).reshape(-1, items)
+    packs, load = _deal(source.gather(1, plan).view(batch * count, capacity, num_packs))
+    if count > 1:
+        pick = load.view(batch, count, num_packs).amax(2).argmin(1) + torch.arange(0, batch * count, count)
+        plan, packs = plan.index_select(0, pick), packs.view(batch * count, items).index_select(0, pick)
+    slot = packs.view(batch, capacity, num_packs) * capacity + torch.arange(capacity).view(capacity, 1)
+    return torch.empty(batch, items, dtype=torch.int64).scatter_(1, slot.view(batch, items), plan)
+
+
+# inlined from heubase.eplb.fast
+def pack_spread(weights: torch.Tensor, num_packs: int, switches: Optional[Sequence[int]] = None,
+                spread: int = 0) -> torch.Tensor:
+    """:func:`pack_rounds`, then the tail dealt in strided rounds (per row the best of the given switch points).
+
+    Plain rounds give the heaviest pack the lightest item *of each round*;
+    LPT gives it the lightest items overall. Here, after ``h`` plain rounds,
+    each remaining round takes every ``(c − h)``-th remaining item, so that
+    pack can collect the very last ones. Every ``h`` in ``switches`` is dealt,
+    all vectorised together, and each row keeps the packing with the lightest
+    heaviest pack; by default each row deals the switches of
+    :func:`auto_switches` (with ``spread``); ``switches=()`` is plain rounds.
+
+    >>> w = torch.tensor([[10.0, 6.0, 2.0, 2.0, 1.0, 1.0]])
+    >>> pack_spread(w, 2, switches=(1,)).tolist()   # loads 12 and 10, as LPT
+    [[0, 1, 1, 1, 0, 0]]
+    """
+    capacity = _capacity(weights, num_packs)
+    batch, items = weights.shape
+    if capacity == 1 or batch == 0:
+        return torch.arange(items).expand(batch, items).clone()
+    ordered, order = torch.sort(weights.double(), dim=1, descending=True, stable=True)
+    table = order.gather(1, _deal_table(ordered, num_packs, switches, spread))
+    pack_of_slot = torch.arange(items).div_(capacity, rounding_mode="floor").expand(batch, items)
+    return torch.empty_like(order).scatter_(1, table, pack_of_slot)
 
 
 # inlined from heubase.eplb.hierarchical
@@ -45,117 +177,82 @@ def check_cluster(num_experts: int, num_replicas: int, num_groups: int, num_node
         raise ValueError("; ".join(problems))
 
 
-# inlined from heubase.eplb.plan
-def replica_counts(phy2log: torch.Tensor, num_experts: int) -> torch.Tensor:
-    """Number of slots holding each expert: ``[L, R]`` expert ids → ``[L, E]`` int64 counts."""
-    counts = torch.zeros(phy2log.shape[0], num_experts, dtype=torch.int64)
-    counts.scatter_add_(1, phy2log.long(), torch.ones_like(phy2log, dtype=torch.int64))
-    return counts
-
-
-# inlined from heubase.eplb.plan
-def build_log2phy(phy2log: torch.Tensor, num_experts: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Invert ``phy2log``: returns ``(log2phy [L, E, X], logcnt [L, E])``.
-
-    ``log2phy[l, e]`` lists the slots of expert ``e`` in increasing slot order,
-    padded with -1 up to ``X = max(logcnt)``.
-
-    >>> log2phy, cnt = build_log2phy(torch.tensor([[1, 0, 1]]), 2)
-    >>> log2phy.tolist(), cnt.tolist()
-    ([[[1, -1], [0, 2]]], [[1, 2]])
-    """
-    phy2log = phy2log.long()
-    layers, slots = phy2log.shape
-    logcnt = replica_counts(phy2log, num_experts)
-    width = max(1, int(logcnt.max().item())) if logcnt.numel() else 1
-    slot_ids = torch.arange(slots).expand(layers, slots)
-    order = torch.argsort(phy2log * slots + slot_ids, dim=1)
-    sorted_expert = phy2log.gather(1, order)
-    first = logcnt.cumsum(1) - logcnt
-    rank = slot_ids - first.gather(1, sorted_expert)
-    log2phy = torch.full((layers, num_experts * width), -1, dtype=torch.int64)
-    log2phy.scatter_(1, sorted_expert * width + rank, order)
-    return log2phy.view(layers, num_experts, width), logcnt
-
-
-# inlined from heubase.eplb.hierarchical
-def finish_plan(phy2log: torch.Tensor, num_experts: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Complete a ``phy2log`` into the DeepSeek triple ``(phy2log, log2phy, logcnt)``."""
-    log2phy, logcnt = build_log2phy(phy2log, num_experts)
-    return phy2log.long(), log2phy, logcnt
-
-
-# inlined from heubase.eplb.hierarchical
-Packer = Callable[[torch.Tensor, int], torch.Tensor]
-
-
-# inlined from heubase.eplb.pack
-def _capacity(weights: torch.Tensor, num_packs: int) -> int:
-    if weights.dim() != 2:
-        raise ValueError(f"weights must be [batch, items], got shape {tuple(weights.shape)}")
-    items = weights.shape[1]
-    if num_packs <= 0 or items % num_packs:
-        raise ValueError(f"{items} items cannot fill {num_packs} packs equally")
-    return items // num_packs
-
-
-# inlined from heubase.eplb.pack
-def pack_lpt(weights: torch.Tensor, num_packs: int) -> torch.Tensor:
-    """Cardinality-constrained LPT: heaviest item first, onto the lightest pack that still has room.
-
-    Vectorised over rows, one step per item; ties go to the lowest pack index.
-    With one item per pack the identity packing is returned.
-
-    >>> pack_lpt(torch.tensor([[5.0, 4.0, 3.0, 2.0]]), 2).tolist()
-    [[0, 1, 1, 0]]
-    """
-    capacity = _capacity(weights, num_packs)
-    batch, items = weights.shape
-    if capacity == 1:
-        return torch.arange(items).expand(batch, items).clone()
-    w = weights.double()
-    order = torch.sort(w, dim=1, descending=True, stable=True).indices
-    load = torch.zeros(batch, num_packs, dtype=torch.float64)
-    room = torch.full((batch, num_packs), capacity, dtype=torch.int64)
-    pack = torch.empty(batch, items, dtype=torch.int64)
-    rows = torch.arange(batch)
-    full = torch.tensor(float("inf"), dtype=torch.float64)
-    for step in range(items):
-        item = order[:, step]
-        target = torch.where(room > 0, load, full).argmin(dim=1)
-        pack[rows, item] = target
-        load[rows, target] += w[rows, item]
-        room[rows, target] -= 1
-    return pack
-
-
-# inlined from heubase.eplb.hierarchical
-def groups_to_nodes(weight: torch.Tensor, num_groups: int, num_nodes: int,
-                    pack: Packer = pack_lpt) -> torch.Tensor:
-    """``[L, num_groups]`` node of each expert group, balancing the groups' total load."""
-    layers, experts = weight.shape
-    group_load = weight.double().view(layers, num_groups, experts // num_groups).sum(-1)
-    return pack(group_load, num_nodes)
-
-
 # inlined from heubase.eplb.hierarchical
 def is_hierarchical(num_groups: int, num_nodes: int) -> bool:
     """DeepSeek's rule: group-to-node placement applies when groups divide evenly over nodes."""
     return num_groups % num_nodes == 0
 
 
-# inlined from heubase.eplb.plan
-def assemble_slots(item_value: torch.Tensor, pack_of_item: torch.Tensor) -> torch.Tensor:
-    """Lay items out in slot order: pack 0's items first, then pack 1's, …
+# inlined from heubase.eplb.fast
+def replicate_fast(weight: torch.Tensor, num_slots: int, loop_limit: int = 16, levels: int = 3) -> torch.Tensor:
+    """Min–max greedy replication (as ``replicate_greedy``): same counts up to ties.
 
-    Within a pack, items keep their original relative order. With equal-size
-    packs the result is a ``[B, n]`` slot table whose slot ``r`` belongs to pack
-    ``r // (n // m)``; ``item_value`` says what each slot holds (e.g. expert ids).
+    Up to ``loop_limit`` spare slots per row the greedy itself is run (one
+    ``argmax`` step per spare slot, ties to the lowest expert id). Beyond, no
+    loop over spare slots: the quotients ``w_e / k`` above a threshold ``t``
+    give counts ``max(1, ceil(w_e / t))``; one fixed-point step gives a ``t``
+    that provably leaves some spare slots unassigned (never too many), and one
+    ``topk`` over the next ``levels`` quotients of every expert hands them to
+    the largest quotients that precede every quotient left out (repeated only
+    if that was not enough). Either way the maximum load per replica is the
+    greedy's. Returns ``[L, E]`` int64.
+
+    >>> w = torch.tensor([[6.0, 1.0, 2.0, 0.0]])
+    >>> replicate_fast(w, 6).tolist(), replicate_fast(w, 6, loop_limit=0).tolist()
+    ([[3, 1, 1, 1]], [[3, 1, 1, 1]])
     """
-    batch, items = pack_of_item.shape
-    ids = torch.arange(items).expand(batch, items)
-    order = torch.argsort(pack_of_item.long() * items + ids, dim=1)
-    return item_value.gather(1, order)
+    if weight.dim() != 2:
+        raise ValueError(f"weight must be [layers, experts], got shape {tuple(weight.shape)}")
+    layers, experts = weight.shape
+    extra = num_slots - experts
+    if extra < 0:
+        raise ValueError(f"{num_slots} slots cannot hold {experts} experts")
+    if extra == 0 or layers == 0:
+        return torch.ones(layers, experts, dtype=torch.int64)
+    w = weight.double().nan_to_num(0.0, posinf=1e300, neginf=0.0).clamp_(min=0)
+    counts = torch.ones(layers, experts, dtype=torch.float64)
+    if extra <= loop_limit:
+        one = torch.ones(layers, 1, dtype=torch.float64)
+        for _ in range(extra):
+            counts.scatter_add_(1, (w / counts).max(1, keepdim=True).indices, one)
+        return counts.long()
+    peak = w.amax(1, keepdim=True)
+    w = w / torch.where(peak > 0, peak, 1.0)  # per-row scale changes no count; tiny loads no longer underflow t
+    t = w.sum(1, keepdim=True) / num_slots
+    # the sum over w > t of (ceil(w / t') - 1) is below (that sum of w) / t' <= extra for this t' >= t
+    t = torch.maximum(t, torch.where(w > t, w, 0.0).sum(1, keepdim=True) / extra).mul_(1 + 1e-9)
+    counts = torch.ceil(w / t).nan_to_num_(1.0).clamp_(min=1.0)        # an all-zero row: one each
+    miss = num_slots - counts.sum(1, keepdim=True)
+    depth = torch.arange(levels, dtype=torch.float64)
+    for _ in range(extra):                    # each pass hands out at least one slot in every row short of some
+        most = int(miss.max())
+        if most <= 0:
+            return counts.long()
+        quotient = w.unsqueeze(2) / (counts.unsqueeze(2) + depth)          # the next quotients
+        beyond = (w / (counts + levels)).amax(1, keepdim=True)              # the best one left out
+        value, pick = quotient.view(layers, experts * levels).topk(min(most, experts * levels), dim=1)
+        take = (value >= beyond) & (torch.arange(value.shape[1]) < miss)
+        counts.scatter_add_(1, torch.div(pick, levels, rounding_mode="floor"), take.double())
+        miss = miss - take.sum(1, keepdim=True)
+    return counts.long()
+
+
+# inlined from heubase.eplb.fast
+def pack_rounds(weights: torch.Tensor, num_packs: int) -> torch.Tensor:
+    """Cardinality-constrained LPT by rounds: every pack gets one item per round.
+
+    Items are sorted descending once; round ``k`` takes the next ``m`` items and
+    gives the heaviest to the currently lightest pack, the next to the second
+    lightest, and so on. Exactly ``n / m`` items per pack; ``n / m`` loop steps,
+    each vectorised over rows and packs. Deterministic (ties between pack loads
+    are broken by torch's sort). With one item per pack the identity packing
+    is returned, as by the other packers.
+
+    >>> w = torch.tensor([[10.0, 6.0, 2.0, 2.0, 1.0, 1.0]])
+    >>> pack_rounds(w, 2).tolist()   # loads 13 and 9
+    [[0, 1, 1, 0, 1, 0]]
+    """
+    return pack_spread(weights, num_packs, switches=(_capacity(weights, num_packs),))
 
 
 # inlined from heubase.eplb.plan
@@ -182,56 +279,139 @@ def checked_packing(pack_of_item: object, item_load: torch.Tensor, num_packs: in
     return packing
 
 
-# inlined from heubase.eplb.replicate
-def expand_replicas(logcnt: torch.Tensor) -> torch.Tensor:
-    """List every replica: ``[L, E]`` counts → ``[L, R]`` expert id of each replica (grouped by expert).
+# inlined from heubase.eplb.fast
+def swap_rounds(table_w: torch.Tensor, table: torch.Tensor, rounds: int = 1, near: Optional[float] = 0.03,
+                pairs: int = 1) -> None:
+    """Max–min 1-for-1 swaps on pack tables ``[B, m, c]`` (weights, item ids), in place.
 
-    >>> expand_replicas(torch.tensor([[2, 1]])).tolist()
-    [[0, 0, 1]]
+    Each round, per row, the ``k``-th heaviest pack is paired with the ``k``-th
+    lightest (``k < pairs``) and in every pair the swap that brings the two
+    loads closest together is applied when it strictly lowers the heavier one.
+    With ``near`` set, a swap may not move an item into a pack holding a *near
+    twin* (weight within a relative ``near``): replicas of one expert, and
+    experts that are hot together, drift together, and stacking them on one GPU
+    costs more on the next window than the swap gains now.
+
+    >>> w = torch.tensor([[[4.0, 3.0], [2.0, 1.0]]]); ids = torch.tensor([[[0, 1], [2, 3]]])
+    >>> swap_rounds(w, ids, 1); ids.tolist(), w.sum(2).tolist()
+    ([[[2, 1], [0, 3]]], [[5.0, 5.0]])
     """
-    layers, experts = logcnt.shape
-    totals = logcnt.sum(1)
-    if layers and bool((totals != totals[0]).any()):
-        raise ValueError("every layer must have the same number of replicas")
-    ids = torch.arange(experts).expand(layers, experts).reshape(-1)
-    return torch.repeat_interleave(ids, logcnt.reshape(-1)).view(layers, -1)
+    batch, m, c = table_w.shape
+    k = min(max(int(pairs), 1), m // 2)
+    if m < 2 or c < 1 or batch == 0 or rounds <= 0:
+        return
+    flat_w, flat_id = table_w.view(batch, m * c), table.view(batch, m * c)
+    rows = torch.arange(batch).view(batch, 1)
+    slack = flat_w.abs().amax(1, keepdim=True) * (4 * (m * c) ** 2 * torch.finfo(torch.float64).eps)
+    for _ in range(rounds):
+        load = table_w.sum(2)
+        if k == 1:
+            hi_load, hi = load.max(1, keepdim=True)
+            lo_load, lo = load.min(1, keepdim=True)
+        else:
+            by_load = torch.sort(load, dim=1)
+            lo_load, lo = by_load.values[:, :k], by_load.indices[:, :k]
+            hi_load, hi = by_load.values[:, -k:].flip(1), by_load.indices[:, -k:].flip(1)
+        half = (hi_load - lo_load).mul_(0.5)                                   # [B, k]
+        w_hi, w_lo = table_w[rows, hi].unsqueeze(3), table_w[rows, lo].unsqueeze(2)
+        diff = w_hi - w_lo                                                    # [B, k, c, c]
+        score = (diff - half.view(batch, k, 1, 1)).abs_()
+        if near is not None:
+            twin = diff.abs_() <= w_hi * near
+            score.masked_fill_(twin.any(3, keepdim=True) | twin.any(2, keepdim=True), torch.inf)
+        best, flat = score.view(batch, k, c * c).min(2)
+        here = hi * c + torch.div(flat, c, rounding_mode="floor")
+        there = torch.where(best < half - slack, lo * c + flat % c, here)
+        pos, src = torch.cat((here, there), 1), torch.cat((there, here), 1)
+        flat_w.scatter_(1, pos, flat_w.gather(1, src))
+        flat_id.scatter_(1, pos, flat_id.gather(1, src))
 
 
-# inlined from heubase.eplb.replicate
-def replica_loads(weight: torch.Tensor, logcnt: torch.Tensor, expert_of_item: torch.Tensor) -> torch.Tensor:
-    """Load carried by each replica (an expert's load split evenly over its replicas)."""
-    return (weight.double() / logcnt.clamp(min=1).double()).gather(1, expert_of_item)
+# inlined from heubase.eplb.fast
+def rebalance_fast(weight: torch.Tensor, num_replicas: int, num_groups: int, num_nodes: int,
+                   num_gpus: int, *, pack: Packer = pack_spread, switches: Optional[Sequence[int]] = None,
+                   spread: int = 0, refine_rounds: int = 2, near: Optional[float] = 0.03,
+                   pairs: int = 1) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """EPLB plan ``(phy2log [L, R], log2phy [L, E, X], logcnt [L, E])``, int64, with few sorts.
 
+    DeepSeek's policy with faster parts: when ``num_groups % num_nodes == 0``
+    whole expert groups go to nodes (by :func:`pack_rounds` on group loads,
+    which is LPT for two groups per node), otherwise the layer is one group on
+    one node. Inside each node :func:`replicate_fast` shares the slots, the
+    experts are sorted once by load per replica, and ``pack`` puts the replicas
+    on the node's GPUs (:func:`pack_spread`, with ``switches`` and ``spread``,
+    and :func:`pack_rounds` are fused with that sort; any other packer is called
+    on the replica loads), followed by ``refine_rounds`` rounds of
+    :func:`swap_rounds` (``near``, ``pairs``).
+    Same validity as the reference; ``log2phy`` lists every expert's slots,
+    but not necessarily in increasing slot order.
 
-# inlined from heubase.eplb.replicate
-def _check(weight: torch.Tensor, num_slots: int) -> int:
-    if weight.dim() != 2:
-        raise ValueError(f"weight must be [layers, experts], got shape {tuple(weight.shape)}")
-    extra = num_slots - weight.shape[1]
-    if extra < 0:
-        raise ValueError(f"{num_slots} slots cannot hold {weight.shape[1]} experts")
-    return extra
-
-
-# inlined from heubase.eplb.replicate
-def replicate_greedy(weight: torch.Tensor, num_slots: int) -> torch.Tensor:
-    """Min–max greedy: give each spare slot to the expert with the highest load per replica.
-
-    Vectorised over layers, one step per spare slot; ties go to the lowest expert id.
-    Returns ``logcnt [L, E]`` int64 summing to ``num_slots`` in every layer.
-
-    >>> replicate_greedy(torch.tensor([[6.0, 1.0, 2.0]]), 5).tolist()
-    [[3, 1, 1]]
+    >>> p, l2p, cnt = rebalance_fast(torch.tensor([[8.0, 1.0, 2.0, 1.0]]), 6, 2, 2, 2)
+    >>> p.tolist(), cnt.tolist()
+    ([[0, 0, 1, 2, 2, 3]], [[2, 1, 2, 1]])
     """
-    extra = _check(weight, num_slots)
-    layers, experts = weight.shape
-    load = weight.double()
-    counts = torch.ones(layers, experts, dtype=torch.int64)
-    rows = torch.arange(layers)
-    for _ in range(extra):
-        pick = (load / counts).argmax(dim=1)
-        counts[rows, pick] += 1
-    return counts
+    w = weight.detach().to("cpu", torch.float64)
+    layers, experts = w.shape
+    check_cluster(experts, num_replicas, num_groups, num_nodes, num_gpus)
+    if not is_hierarchical(num_groups, num_nodes):
+        num_groups = num_nodes = 1
+    nodes = num_nodes
+    rows = layers * nodes
+    node_experts, node_slots = experts // nodes, num_replicas // nodes
+    gpus = num_gpus // nodes
+    per_gpu = node_slots // gpus
+
+    # 1. groups -> nodes; members[b] = global ids of node b's experts (row b = layer * nodes + node)
+    members: Optional[torch.Tensor] = None
+    node_w = w
+    if nodes > 1:
+        size = experts // num_groups
+        per_node = num_groups // nodes
+        order = torch.argsort(w.view(layers, num_groups, size).sum(2), dim=1, descending=True)
+        if per_node == 1:
+            by_node = order                                    # any one-to-one map keeps locality
+        elif per_node == 2:                                    # rounds = LPT: pair rank r with 2N-1-r
+            by_node = torch.stack((order[:, :nodes], order[:, nodes:].flip(1)), 2)
+        else:
+            packs, _ = _deal(w.view(layers, num_groups, size).sum(2).gather(1, order).view(layers, per_node, nodes))
+            place = packs * per_node + torch.arange(per_node).view(1, per_node, 1)
+            by_node = torch.empty_like(order).scatter_(1, place.view(layers, num_groups), order)
+        members = (by_node.reshape(layers, num_groups, 1) * size + torch.arange(size)).view(rows, node_experts)
+        node_w = w.gather(1, members.view(layers, experts)).view(rows, node_experts)
+
+    # 2. replication; replicas listed by load per replica, descending
+    counts = replicate_fast(node_w, node_slots)
+    ordered, order = torch.sort(node_w / counts, dim=1, descending=True)
+    sorted_counts = counts.gather(1, order).view(-1)
+    total = rows * node_slots
+    src = torch.repeat_interleave(torch.arange(rows * node_experts), sorted_counts, output_size=total)
+    item_load = ordered.view(-1).index_select(0, src).view(rows, node_slots)
+    expert_of = order if members is None else members.gather(1, order)
+    item_expert = expert_of.view(-1).index_select(0, src)
+    item_rank = torch.arange(total) - (sorted_counts.cumsum(0) - sorted_counts).index_select(0, src)
+
+    # 3. replicas -> GPUs: table[b, g * per_gpu + k] = item (index into node b's list) in slot k of GPU g
+    if pack is pack_spread or pack is pack_rounds:
+        table = _deal_table(item_load, gpus, switches if pack is pack_spread else (per_gpu,), spread)
+    else:
+        gpu_of = checked_packing(pack(item_load, gpus), item_load, gpus, getattr(pack, "__name__", "pack"))
+        table = torch.argsort(gpu_of * node_slots + torch.arange(node_slots), dim=1)
+    if refine_rounds > 0 and gpus > 1 and per_gpu > 1:
+        table_w = item_load.gather(1, table)
+        swap_rounds(table_w.view(rows, gpus, per_gpu), table.view(rows, gpus, per_gpu), refine_rounds, near, pairs)
+
+    # 4. the DeepSeek triple
+    phy2log = item_expert.view(rows, node_slots).gather(1, table).view(layers, num_replicas)
+    if members is None:
+        logcnt = counts
+    else:
+        logcnt = torch.empty(layers, experts, dtype=torch.int64).scatter_(
+            1, members.view(layers, experts), counts.view(layers, experts))
+    width = int(counts.max())
+    rank = item_rank.view(rows, node_slots).gather(1, table).view(layers, num_replicas)
+    log2phy = torch.full((layers, experts * width), -1, dtype=torch.int64)
+    log2phy.scatter_(1, phy2log * width + rank, torch.arange(num_replicas).expand(layers, num_replicas))
+    return phy2log, log2phy.view(layers, experts, width), logcnt
 
 
 # inlined from heubase.eplb.hedge
@@ -248,98 +428,21 @@ def shrink_to_mean(weight: torch.Tensor, smoothing: float = 0.1) -> torch.Tensor
     return (1.0 - s) * w + s * w.mean(dim=1, keepdim=True)
 
 
-# inlined from heubase.eplb.pack
-def _identity(weights: torch.Tensor) -> torch.Tensor:
-    batch, items = weights.shape
-    return torch.arange(items).expand(batch, items).clone()
-
-
-# inlined from heubase.eplb.pack
-def pack_karmarkar_karp(weights: torch.Tensor, num_packs: int) -> torch.Tensor:
-    """Balanced multi-way largest differencing method (Karmarkar–Karp) with equal pack sizes.
-
-    Items are sorted descending and cut into ``n/m`` tuples of ``m`` consecutive
-    items; each tuple is a partial solution with one item per subset. The two
-    partial solutions with the largest spread (max − min subset sum) are merged
-    repeatedly, pairing the heaviest subset of one with the lightest of the other,
-    until one remains; its subsets are the packs, each with exactly ``n/m`` items.
-    Vectorised over rows (``n/m − 1`` merge steps); ties go to the lowest index.
-
-    >>> pack_karmarkar_karp(torch.tensor([[8.0, 7.0, 6.0, 5.0]]), 2).tolist()
-    [[0, 1, 1, 0]]
-    """
-    capacity = _capacity(weights, num_packs)
-    batch, items = weights.shape
-    if capacity == 1:
-        return _identity(weights)
-    m = num_packs
-    w_sorted, order = torch.sort(weights.double(), dim=1, descending=True, stable=True)
-    # Subset sums of every partial solution, kept sorted descending: [B, k, m].
-    sums = w_sorted.view(batch, capacity, m).clone()
-    rank = torch.arange(items)
-    part = (rank // m).expand(batch, items).clone()   # partial solution of each sorted item
-    slot = (rank % m).expand(batch, items).clone()    # its subset (sorted position) there
-    alive = torch.ones(batch, capacity, dtype=torch.bool)
-    rows = torch.arange(batch)
-    ninf = torch.tensor(float("-inf"), dtype=torch.float64)
-    for _ in range(capacity - 1):
-        spread = torch.where(alive, sums[:, :, 0] - sums[:, :, m - 1], ninf)
-        a = spread.argmax(dim=1)
-        spread[rows, a] = ninf
-        b = spread.argmax(dim=1)
-        merged = sums[rows, a] + sums[rows, b].flip(-1)
-        new_order = torch.sort(merged, dim=1, descending=True, stable=True).indices
-        new_rank = torch.argsort(new_order, dim=1)
-        sums[rows, a] = merged.gather(1, new_order)
-        alive[rows, b] = False
-        in_b = part == b.unsqueeze(1)
-        slot = torch.where(in_b, m - 1 - slot, slot)
-        part = torch.where(in_b, a.unsqueeze(1), part)
-        slot = torch.where(part == a.unsqueeze(1), new_rank.gather(1, slot), slot)
-    pack = torch.empty(batch, items, dtype=torch.int64)
-    pack.scatter_(1, order, slot)
-    return pack
-
-
-def func_1(weight: torch.Tensor, smoothing: float, floor: float) -> torch.Tensor:
+def func_1(weight: torch.Tensor, smoothing: float) -> torch.Tensor:
     return shrink_to_mean(weight, smoothing=smoothing)
-
-
-def func_2(item_load: torch.Tensor, item_expert: torch.Tensor, num_packs: int, deadline: float) -> torch.Tensor:
-    return pack_karmarkar_karp(item_load, num_packs)
 
 
 def rebalance_experts(weight: torch.Tensor, num_replicas: int, num_groups: int, num_nodes: int,
                       num_gpus: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     start = time.perf_counter()
-    weight = weight.float().cpu()
-    layers, experts = weight.shape
-    check_cluster(experts, num_replicas, num_groups, num_nodes, num_gpus)
-    if not is_hierarchical(num_groups, num_nodes):
-        num_groups = num_nodes = 1
-    deadline = start + MAX_TIME * PACK_SHARE
-
-    plan_load = func_1(weight.clone(), SMOOTHING, FLOOR)
-    if not isinstance(plan_load, torch.Tensor) or plan_load.shape != weight.shape:
-        raise ValueError(f"func_1 must return planning loads of shape {tuple(weight.shape)}")
-    plan_load = plan_load.double()
-    if not bool(torch.isfinite(plan_load).all()) or bool((plan_load < 0).any()):
-        raise ValueError("func_1 must return finite, non-negative planning loads")
-
-    group_size = experts // num_groups
-    node_of_group = groups_to_nodes(plan_load, num_groups, num_nodes)
-    groups_by_node = assemble_slots(torch.arange(num_groups).expand(layers, num_groups), node_of_group)
-    node_experts = (groups_by_node.unsqueeze(-1) * group_size + torch.arange(group_size)).reshape(
-        layers * num_nodes, experts // num_nodes)
-    node_load = plan_load.gather(1, node_experts.view(layers, experts)).view(layers * num_nodes, -1)
-
-    counts = replicate_greedy(node_load, num_replicas // num_nodes)
-    local_expert = expand_replicas(counts)
-    item_load = replica_loads(node_load, counts, local_expert)
-    gpus_per_node = num_gpus // num_nodes
-    gpu_of_item = func_2(item_load, local_expert.clone(), gpus_per_node, deadline)
-    gpu_of_item = checked_packing(gpu_of_item, item_load, gpus_per_node, "func_2")
-
-    local_slots = assemble_slots(local_expert, gpu_of_item)
-    phy2log = node_experts.gather(1, local_slots).view(layers, num_replicas)
-    return finish_plan(phy2log, experts)
+    observed = weight.detach().to("cpu", torch.float64)
+    planned = func_1(observed, SMOOTHING)
+    if not isinstance(planned, torch.Tensor) or planned.shape != observed.shape:
+        raise ValueError(f"func_1 must return planning loads of shape {list(observed.shape)}")
+    planned = planned.to(torch.float64)
+    if not bool(torch.isfinite(planned).all()) or bool((planned < 0).any()):
+        raise ValueError("func_1 returned planning loads that are negative or not finite")
+    rounds = max(0, REFINE_ROUNDS) if time.perf_counter() - start < MAX_TIME / 2 else 0
+    near = NEAR if num_nodes > 1 and is_hierarchical(num_groups, num_nodes) else NEAR_FLAT
+    return rebalance_fast(planned, num_replicas, num_groups, num_nodes, num_gpus, spread=max(0, SPREAD),
+                          refine_rounds=rounds, near=near if near >= 0 else None, pairs=max(1, PAIRS))
