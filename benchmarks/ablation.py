@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 from beam.evaluate.service import BudgetExhausted, EvaluationService  # noqa: E402
 from beam.evolve import EvolveOptions, heubase_components, knowledge_for, make_generator  # noqa: E402
 from beam.generators.base import GenerationError, GeneratorContext  # noqa: E402
-from beam.problem import Problem, load_problem  # noqa: E402
+from beam.problem import Problem, import_by_path, load_problem  # noqa: E402
 from beam.store import RunStore  # noqa: E402
 
 RANDOM = "random search"
@@ -145,18 +145,6 @@ def reached_text(values: list[int | None]) -> str:
     return ", ".join("never" if v is None else str(v) for v in values)
 
 
-def print_table(header: list[str], rows: list[list[str]], markdown: bool) -> None:
-    if markdown:
-        print("| " + " | ".join(header) + " |")
-        print("|" + "|".join("---" for _ in header) + "|")
-        for row in rows:
-            print("| " + " | ".join(row) + " |")
-        return
-    widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
-    for row in [header, *rows]:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)))
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("problem", help="problem folder, e.g. problems/eplb")
@@ -208,7 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{problem.name}: {args.seeds} seeds, {args.evaluations} evaluations, {args.generations} generations, "
           f"population {args.population}; mean ± std over seeds (validation split); reference fitness "
           f"{'—' if target is None else f'{target:.4f}'}")
-    print_table(header, rows, args.markdown)
+    tables = import_by_path(ROOT / "benchmarks" / "evolve_eplb.py", "beam_bench_evolve_eplb")
+    tables.print_table(header, rows, args.markdown)
     return 0
 
 
