@@ -180,3 +180,17 @@ def test_bad_selection_settings_are_refused():
         SelectionConfig(scheme="tournament")
     with pytest.raises(ValueError, match="islands"):
         SelectionConfig(islands=0)
+
+
+def test_cli_refuses_more_islands_than_population(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-m", "beam.cli", "evolve", str(root / "problems" / "eplb"), "--islands", "5",
+                           "--population", "4", "--run-dir", str(tmp_path / "run")], cwd=root, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 2
+    assert "--islands 5 needs a population of at least 5" in done.stderr
+    assert not (tmp_path / "run").exists()
