@@ -109,7 +109,9 @@ def cmd_evolve(args: argparse.Namespace) -> int:
         workers=args.workers, mode=args.mode, calibrate=not args.no_calibrate, memory=not args.no_memory,
         model=args.model, base_url=args.base_url, token_budget=args.token_budget,
         llm={"api_key": args.api_key} if args.api_key else {},
-        executor=args.executor, ray_address=args.ray_address, sandbox=args.sandbox)
+        executor=args.executor, ray_address=args.ray_address, sandbox=args.sandbox,
+        selection=args.selection, islands=args.islands, reset_interval=args.reset_interval, qube_k=args.qube_k,
+        qube_temperature=args.qube_temperature)
     run_dir = Path(args.run_dir) if args.run_dir else Path("runs") / f"{problem.name}-seed{args.seed}"
     show, _ = _progress_printer()
     result = evolve(problem, options, run_dir, None if args.no_example else Path(args.examples_dir),
@@ -215,6 +217,14 @@ def build_parser() -> argparse.ArgumentParser:
     evo.add_argument("--mode", choices=["mcts", "one-shot"], default="mcts", help="education method")
     evo.add_argument("--no-calibrate", action="store_true", help="skip CMA-ES calibration")
     evo.add_argument("--no-memory", action="store_true", help="disable the adaptive memory")
+    evo.add_argument("--selection", choices=["ranked", "qube"], default="ranked",
+                     help="parent selection: the paper's ranked pairs, or QUBE quality-uncertainty (default: ranked)")
+    evo.add_argument("--islands", type=int, default=1, help="islands the population is split into (default: 1)")
+    evo.add_argument("--reset-interval", type=int, default=2,
+                     help="reset the islands below the median every G generations (0: never; default: 2)")
+    evo.add_argument("--qube-k", type=float, default=0.001, help="QUBE uncertainty weight k (default: 0.001)")
+    evo.add_argument("--qube-temperature", type=float, default=1.0,
+                     help="QUBE program temperature T_prog (length bias within a cluster; default: 1.0)")
     evo.add_argument("--run-dir", default=None, help="run folder (default: runs/<problem>-seed<seed>)")
     evo.add_argument("--resume", action="store_true", help="continue the run stored in --run-dir")
     evo.add_argument("--examples-dir", default="examples", help="where the evolved solver goes")

@@ -25,6 +25,7 @@ from beam.interior import Educator, InteriorConfig
 from beam.knobase import load_notes, render_note, retrieve
 from beam.problem import Problem, ProblemError
 from beam.program import Program, ProgramError
+from beam.selection import SelectionConfig
 from beam.store import RunStore
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -54,17 +55,40 @@ class EvolveOptions:
     token_budget: int | None = None
     knowledge_notes: int = 3
     llm: dict[str, Any] = field(default_factory=dict)
+    selection: str = "ranked"
+    islands: int = 1
+    reset_interval: int = 2
+    qube_k: float = 0.001
+    qube_temperature: float = 1.0
     # where evaluations run: not part of the identity, a run may be resumed on another executor
     executor: str = "local"
     ray_address: str | None = None
     sandbox: str | None = None  # warm | fresh (default: warm where supported)
 
     def identity(self) -> dict[str, Any]:
-        """The settings that must match for ``--resume`` to replay the same run."""
+        """The settings that must match for ``--resume`` to replay the same run.
+
+        Selection settings join the identity only when they differ from the defaults,
+        so runs stored before they existed still resume.
+        """
         keys = ("generator", "seed", "generations", "population", "mode", "mc_func_pop", "max_fix_try",
                 "calibrate", "calibration_budget", "memory", "am_interval", "crossover_rate", "mutation_rate",
                 "model")
-        return {k: getattr(self, k) for k in keys}
+        identity = {k: getattr(self, k) for k in keys}
+        defaults = EvolveOptions()
+        identity.update({k: getattr(self, k) for k in SELECTION_KEYS if getattr(self, k) != getattr(defaults, k)})
+        return identity
+
+    def selection_config(self) -> SelectionConfig:
+        """The exterior's selection settings (a ValueError names a bad one)."""
+        if self.islands > self.population:
+            raise ValueError(f"--islands {self.islands} needs a population of at least {self.islands} "
+                             f"(got --population {self.population})")
+        return SelectionConfig(scheme=self.selection, islands=self.islands, reset_interval=self.reset_interval,
+                               k=self.qube_k, temperature=self.qube_temperature)
+
+
+SELECTION_KEYS = ("selection", "islands", "reset_interval", "qube_k", "qube_temperature")
 
 
 class ResumeMismatch(ValueError):
@@ -157,6 +181,7 @@ async def run_evolution(problem: Problem, options: EvolveOptions, run_dir: Path,
     Evaluations go to ``executor`` (default: a local one with ``options.workers`` threads).
     """
     check_skeletons(problem)
+    selection = options.selection_config()
     store = open_run(run_dir, options, problem, resume)
     if executor is not None:
         store.set_run("executor", executor.name)
@@ -184,7 +209,7 @@ async def run_evolution(problem: Problem, options: EvolveOptions, run_dir: Path,
     exterior = Exterior(generator, educator, store, ExteriorConfig(
         generations=options.generations, init_pop_size=options.population, max_pop_size=options.population,
         crossover_rate=options.crossover_rate, mutation_rate=options.mutation_rate,
-        am_interval=options.am_interval, seed=options.seed),
+        am_interval=options.am_interval, seed=options.seed, selection=selection),
         memory_hook=keeper.update if keeper else None, progress=report)
     await exterior.run()
     store.set_run("status", "finished")

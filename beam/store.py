@@ -122,6 +122,12 @@ CREATE TABLE event (id INTEGER PRIMARY KEY, kind TEXT NOT NULL, detail TEXT NOT 
 CREATE INDEX event_kind ON event(kind);
 """
 
+# Tables added later without a version bump (CREATE ... IF NOT EXISTS on every open): older files gain them.
+_ADDITIVE_TABLES = (
+    "CREATE TABLE IF NOT EXISTS selection_state (generation INTEGER PRIMARY KEY, partial INTEGER NOT NULL, "
+    "state TEXT NOT NULL, created REAL NOT NULL)",
+)
+
 # MIGRATIONS[i] takes a database from version i to version i + 1. Append, never edit.
 MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1,)
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -203,6 +209,8 @@ class RunStore:
             self.conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
             self.conn.execute("PRAGMA foreign_keys=ON")
             self._migrate()
+            for statement in _ADDITIVE_TABLES:
+                self.conn.execute(statement)
         except sqlite3.DatabaseError as exc:
             self.conn.close()
             raise StoreError(f"{self.path} is not a usable SQLite database: {exc}") from None
@@ -503,6 +511,27 @@ class RunStore:
         """``(generation, ids best first)`` of the last saved generation, or None: where to resume."""
         row = self.conn.execute("SELECT MAX(generation) FROM population").fetchone()
         return None if row[0] is None else (int(row[0]), self.population(row[0]))
+
+    # ----------------------------------------------------------------- selection state (islands)
+
+    def save_selection_state(self, generation: int, state: dict[str, Any], partial: bool = False) -> None:
+        """Store the exterior's islands and cluster statistics after ``generation`` (``partial``: cut by the budget)."""
+        with self._tx() as conn:
+            conn.execute("INSERT INTO selection_state (generation, partial, state, created) VALUES (?, ?, ?, ?) "
+                         "ON CONFLICT(generation) DO UPDATE SET partial = excluded.partial, state = excluded.state, "
+                         "created = excluded.created", (int(generation), int(partial), _dumps(state), time.time()))
+
+    def selection_state(self, generation: int) -> dict[str, Any] | None:
+        """``{"generation", "partial", "state"}`` stored for a generation, or None."""
+        row = self.conn.execute("SELECT generation, partial, state FROM selection_state WHERE generation = ?",
+                                (int(generation),)).fetchone()
+        return None if row is None else {"generation": int(row[0]), "partial": bool(row[1]),
+                                         "state": json.loads(row[2])}
+
+    def selection_states(self) -> list[dict[str, Any]]:
+        """Every stored selection state, by generation."""
+        rows = self.conn.execute("SELECT generation FROM selection_state ORDER BY generation").fetchall()
+        return [self.selection_state(int(r[0])) for r in rows]  # type: ignore[misc]
 
     # ----------------------------------------------------------------- progress log
 
