@@ -91,11 +91,14 @@ def _check(result: int, what: str) -> None:
         raise OSError(err, f"{what}: {os.strerror(err)}")
 
 
+def prctl(option: int, value: int) -> bool:
+    """``prctl(option, value)`` on Linux; False where it is not available or fails."""
+    return _libc is not None and _libc.prctl(option, value, 0, 0, 0) == 0
+
+
 def make_host_undumpable() -> bool:
     """Stop other same-user processes (a candidate included) from reading this process's memory."""
-    if _libc is None:
-        return False
-    return _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0
+    return prctl(PR_SET_DUMPABLE, 0)
 
 
 def running_as_root() -> bool:

@@ -16,8 +16,6 @@ status to the host (the host is not the worker's parent, so it cannot wait).
 """
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import json
 import os
 import select
@@ -25,18 +23,13 @@ import signal
 import socket
 import sys
 import time
-from pathlib import Path
+
+from beam.evaluate import isolation
 
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
 MAX_REQUEST = 1 << 20
 SWEEP_INTERVAL_S = 0.2
-
-
-def _prctl(option: int, value: int) -> None:
-    if sys.platform == "linux":
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-        libc.prctl(option, value, 0, 0, 0)
 
 
 def _children() -> list[int]:
@@ -65,22 +58,21 @@ def _child(request: dict, fds: list[int], sock: socket.socket, wakeup: tuple[int
         sock.close()
         for fd in wakeup:
             os.close(fd)
-        from beam.evaluate import isolation, worker
+        from beam.evaluate import worker
 
-        workdir = Path(request["plan"]["workdir"])
+        plan = isolation.IsolationPlan.from_json(request["plan"])
         for fd, name in ((1, "stdout.txt"), (2, "stderr.txt")):
-            handle = os.open(workdir / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            handle = os.open(plan.workdir / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             os.dup2(handle, fd)
             os.close(handle)
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         os.close(null)
         os.environ.update(request.get("env", {}))
-        plan = isolation.IsolationPlan.from_json(request["plan"])
         os.chdir(plan.scratch or plan.workdir)
         isolation.apply_in_child(plan)
-        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # no worker outlives its parent
-        _prctl(PR_SET_CHILD_SUBREAPER, 1)
+        isolation.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # no worker outlives its parent
+        isolation.prctl(PR_SET_CHILD_SUBREAPER, 1)
         # the candidate sees what a freshly started worker would show it
         sys.argv = [worker.__file__, request["candidate"], request["entry"], str(fds[0]), str(fds[1])]
         code = worker.serve(request["candidate"], request["entry"], fds[0], fds[1], int(request.get("threads", 1)))
@@ -133,12 +125,11 @@ def main(argv: list[str]) -> int:
     # No parent-death signal here: Linux sends it when the *thread* that started us ends, and the host
     # starts us from whichever thread evaluates first. When the host dies its end of the socket closes,
     # and the loop below ends (killing the workers) at once.
-    _prctl(PR_SET_CHILD_SUBREAPER, 1)
+    isolation.prctl(PR_SET_CHILD_SUBREAPER, 1)
     import numpy  # noqa: F401  (the point of this process: imports paid once)
     import torch
 
     torch.set_num_threads(1)
-    import beam.evaluate.isolation  # noqa: F401
     import beam.evaluate.worker  # noqa: F401
 
     wakeup = os.pipe()
