@@ -6,17 +6,20 @@ never unpickles anything a candidate produced.
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import select
 import struct
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 ALLOWED_DTYPES = {"int64", "int32", "int16", "int8", "uint8", "bool", "float64", "float32", "float16"}
 MAX_HEADER_BYTES = 1 << 20
+PIPE_BYTES = 1 << 20
 
 
 class ProtocolError(Exception):
@@ -33,6 +36,23 @@ def encode(header: dict[str, Any], arrays: list[np.ndarray] | tuple = ()) -> lis
     header = dict(header, arrays=[{"dtype": a.dtype.name, "shape": list(a.shape)} for a in arrays])
     head = json.dumps(header).encode()
     return [memoryview(struct.pack(">I", len(head)) + head)] + [memoryview(a).cast("B") for a in arrays if a.size]
+
+
+def widen_pipe(fd: int, size: int = PIPE_BYTES) -> int:
+    """Ask for a pipe buffer of ``size`` bytes, so that a whole message (an EPLB plan is ~0.6 MB) is written
+    without the writer waiting for the reader chunk by chunk (64 KiB by default, a context switch each).
+
+    The kernel caps it (``/proc/sys/fs/pipe-max-size``, per-user limits); on refusal the pipe keeps its
+    size. Returns the size in effect.
+    """
+    try:
+        limit = int(Path("/proc/sys/fs/pipe-max-size").read_text())
+    except (OSError, ValueError):
+        limit = size
+    try:
+        return fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, min(size, limit))
+    except OSError:
+        return fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ)
 
 
 def _wait(fd: int, deadline: float | None, writable: bool = False) -> None:

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from beam.evaluate import isolation, warm
-from beam.evaluate.protocol import DeadlineExceeded, ProtocolError, encode, read_message, write_message
+from beam.evaluate.protocol import DeadlineExceeded, ProtocolError, encode, read_message, widen_pipe, write_message
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ARRAY_TYPES = ("torch", "numpy")
@@ -184,6 +184,8 @@ class Sandbox:
         self.enforced = isolation.enforced_features(plan)
         to_child_r, self._to_child = os.pipe()
         self._from_child, from_child_w = os.pipe()
+        for fd in (self._to_child, from_child_w):
+            widen_pipe(fd)
         os.set_blocking(self._to_child, False)
         env = {"PATH": "/usr/bin:/bin", "HOME": str(scratch), "TMPDIR": str(scratch),
                "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",

@@ -72,19 +72,25 @@ def auto_switches(ordered: torch.Tensor, num_packs: int, spread: int = 0) -> tor
     return (centre + torch.arange(-spread, spread + 1)).clamp_(1, capacity)
 
 
+_SCHEDULES: dict[tuple[int, int], torch.Tensor] = {}
+
+
 def _schedules(capacity: int, num_packs: int) -> torch.Tensor:
     """``[c, n]`` dealing orders, one per switch ``h = 1 … c``: ranks of the sorted items, round by round.
 
     Switch ``h`` keeps ``h`` rounds of consecutive items; each of the other
     ``c − h`` rounds takes every ``(c − h)``-th remaining item, so it spans the
     whole tail and the heaviest pack can end with the lightest items overall.
-    ``h = c`` is plain rounds.
+    ``h = c`` is plain rounds. Computed once per ``(c, m)``; callers must not modify it.
     """
-    h = torch.arange(1, capacity + 1).view(-1, 1, 1)
-    k = torch.arange(capacity).view(1, -1, 1)
-    j = torch.arange(num_packs).view(1, 1, -1)
-    tail = h * num_packs + j * (capacity - h) + (k - h)
-    return torch.where(k < h, k * num_packs + j, tail).view(capacity, capacity * num_packs)
+    key = (capacity, num_packs)
+    if key not in _SCHEDULES:
+        h = torch.arange(1, capacity + 1).view(-1, 1, 1)
+        k = torch.arange(capacity).view(1, -1, 1)
+        j = torch.arange(num_packs).view(1, 1, -1)
+        tail = h * num_packs + j * (capacity - h) + (k - h)
+        _SCHEDULES[key] = torch.where(k < h, k * num_packs + j, tail).view(capacity, capacity * num_packs)
+    return _SCHEDULES[key]
 
 
 def _deal_table(ordered: torch.Tensor, num_packs: int, switches: Optional[Sequence[int]] = None,
@@ -210,6 +216,11 @@ def replicate_fast(weight: torch.Tensor, num_slots: int, loop_limit: int = 16, l
     return counts.long()
 
 
+def _barred(mask: torch.Tensor) -> torch.Tensor:
+    """``+inf`` where ``mask`` holds, else 0 (added to swap scores: cheaper than a broadcast ``masked_fill_``)."""
+    return torch.zeros(mask.shape, dtype=torch.float64).masked_fill_(mask, torch.inf)
+
+
 def swap_rounds(table_w: torch.Tensor, table: torch.Tensor, rounds: int = 1, near: Optional[float] = 0.03,
                 pairs: int = 1) -> None:
     """Max–min 1-for-1 swaps on pack tables ``[B, m, c]`` (weights, item ids), in place.
@@ -231,7 +242,7 @@ def swap_rounds(table_w: torch.Tensor, table: torch.Tensor, rounds: int = 1, nea
     if m < 2 or c < 1 or batch == 0 or rounds <= 0:
         return
     flat_w, flat_id = table_w.view(batch, m * c), table.view(batch, m * c)
-    rows = torch.arange(batch).view(batch, 1)
+    within = torch.arange(c)
     slack = flat_w.abs().amax(1, keepdim=True) * (4 * (m * c) ** 2 * torch.finfo(torch.float64).eps)
     for _ in range(rounds):
         load = table_w.sum(2)
@@ -243,12 +254,13 @@ def swap_rounds(table_w: torch.Tensor, table: torch.Tensor, rounds: int = 1, nea
             lo_load, lo = by_load.values[:, :k], by_load.indices[:, :k]
             hi_load, hi = by_load.values[:, -k:].flip(1), by_load.indices[:, -k:].flip(1)
         half = (hi_load - lo_load).mul_(0.5)                                   # [B, k]
-        w_hi, w_lo = table_w[rows, hi].unsqueeze(3), table_w[rows, lo].unsqueeze(2)
+        w_hi = flat_w.gather(1, (hi.unsqueeze(2) * c + within).view(batch, k * c)).view(batch, k, c, 1)
+        w_lo = flat_w.gather(1, (lo.unsqueeze(2) * c + within).view(batch, k * c)).view(batch, k, 1, c)
         diff = w_hi - w_lo                                                    # [B, k, c, c]
         score = (diff - half.view(batch, k, 1, 1)).abs_()
-        if near is not None:
+        if near is not None:                  # a row / column with a near twin on the other side is barred
             twin = diff.abs_() <= w_hi * near
-            score.masked_fill_(twin.any(3, keepdim=True) | twin.any(2, keepdim=True), torch.inf)
+            score.add_(_barred(twin.any(3, keepdim=True))).add_(_barred(twin.any(2, keepdim=True)))
         best, flat = score.view(batch, k, c * c).min(2)
         here = hi * c + torch.div(flat, c, rounding_mode="floor")
         there = torch.where(best < half - slack, lo * c + flat % c, here)
