@@ -89,8 +89,11 @@ def default_range(h: Hyperparameter) -> Range:
     * other float ``v > 0``: ``(v / 4, 4v)``; ``v < 0``: ``(4v, v / 4)``; ``0.0``: ``(-1, 1)``.
 
     Tiny positive floats (tolerances such as ``1e-3``) and ``1.0`` (a neutral
-    scale) get the multiplicative range, which keeps them inside it.
+    scale) get the multiplicative range, which keeps them inside it. A range the
+    skeleton declares (``# range LO HI``) is used as it is.
     """
+    if h.bounds is not None:
+        return h.bounds
     v = h.value
     if h.is_int:
         v = int(round(v))
@@ -174,6 +177,9 @@ class Calibrator:
             bounds = _as_range(ranges[name]) if name in ranges else None
             if name in ranges and bounds is None:
                 self.ignored[name] = f"malformed range {ranges[name]!r}; the default range is used"
+            elif bounds is not None and h.bounds is not None and bounds != h.bounds:
+                self.ignored[name] = f"the skeleton declares range {h.bounds}; the generator's {bounds} is not used"
+                bounds = None
             lo, hi = bounds or default_range(h)
             if h.is_int:
                 mid = (lo + hi) / 2

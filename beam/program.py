@@ -80,9 +80,29 @@ class Hyperparameter:
     name: str
     value: int | float
     is_int: bool = False
+    bounds: tuple[float, float] | None = None
+    """The calibration range the skeleton's author declared (``# range LO HI``), if any."""
 
     def __str__(self) -> str:
-        return f"{self.name} = {_format_number(self.value, self.is_int)}" + ("  # int" if self.is_int else "")
+        notes = (["int"] if self.is_int else []) + (
+            [f"range {_format_number(self.bounds[0], self.is_int)} {_format_number(self.bounds[1], self.is_int)}"]
+            if self.bounds else [])
+        return f"{self.name} = {_format_number(self.value, self.is_int)}" + (f"  # {', '.join(notes)}" if notes else "")
+
+
+def _declared_bounds(words: list[str], where: str) -> tuple[float, float] | None:
+    """``(lo, hi)`` from ``... range LO HI ...`` in a hyperparameter's comment words, else None."""
+    lowered = [w.lower() for w in words]
+    if "range" not in lowered:
+        return None
+    at = lowered.index("range")
+    try:
+        lo, hi = float(words[at + 1]), float(words[at + 2])
+    except (IndexError, ValueError):
+        raise ProgramError(f"{where}: write the range as '# range LO HI' (two numbers)") from None
+    if not (math.isfinite(lo) and math.isfinite(hi)) or lo > hi:
+        raise ProgramError(f"{where}: range {words[at + 1]} {words[at + 2]} must be finite with LO <= HI")
+    return lo, hi
 
 
 @dataclass(frozen=True)
@@ -481,9 +501,10 @@ class Program:
             comment = stmt.trailing_whitespace.comment
             words = _comment_text(comment).replace(",", " ").split() if comment is not None else []
             is_int = bool(words) and words[0].lower() == "int"
+            bounds = _declared_bounds(words, f"hyperparameter {target.value} (line {self._statement_line(index)})")
             if target.value in values:
                 raise ProgramError(f"hyperparameter {target.value} is assigned twice")
-            values[target.value] = (index, Hyperparameter(target.value, number, is_int))
+            values[target.value] = (index, Hyperparameter(target.value, number, is_int, bounds))
         if MAX_TIME not in values:
             raise ProgramError(f"the hyperparameter block must define {MAX_TIME}")
         return values

@@ -110,16 +110,23 @@ def sandbox_limits(problem, **overrides: Any) -> SandboxLimits:
 
 
 def shape_fitness(problem, plan_metrics: dict[str, float], speedup: float, migrated_fraction: float = 0.0,
-                  multi_step: bool = False) -> float:
+                  multi_step: bool = False, reference_metrics: dict[str, float] | None = None) -> float:
     """Fitness of one shape from its mean plan metrics and speedup, as ``[fitness]`` (and
-    ``[deployment] migration_weight``) in problem.toml define it."""
+    ``[deployment] migration_weight``) in problem.toml define it.
+
+    With ``reference_metrics`` (the reference's plan on the same windows), a next-window
+    balance below the reference's costs ``next_window_guard`` times the shortfall on top.
+    """
     cfg = problem.section("fitness")
     clip = float(cfg.get("speed_log2_clip", 4.0))
     speed = max(-clip, min(clip, math.log2(max(speedup, 1e-12))))
-    balance = plan_metrics["balancedness_gpu_steps" if multi_step else "balancedness_gpu"]
+    key = "balancedness_gpu_steps" if multi_step else "balancedness_gpu"
+    balance = plan_metrics[key]
     fitness = (float(cfg.get("balance_weight", 1.0)) * balance
                + float(cfg.get("same_window_weight", 0.0)) * plan_metrics["balancedness_gpu_same_window"]
                + float(cfg.get("speed_weight", 0.0)) * speed)
+    if reference_metrics is not None:
+        fitness -= float(cfg.get("next_window_guard", 0.0)) * max(0.0, reference_metrics[key] - balance)
     weight = float(deployment(problem)["migration_weight"])
     return fitness - weight * migrated_fraction if weight else fitness
 
@@ -247,10 +254,11 @@ def score_shape(problem, candidate: Sandbox, reference: Sandbox, windows: np.nda
     expert_bytes = int(options["expert_bytes"])
     result.update(_migration_metrics(cand_plans, shape, expert_bytes))
     result.update(ms_per_call=ms, speedup_vs_reference=ref_ms / ms if ms > 0 else float("inf"))
-    result["fitness"] = shape_fitness(problem, result, result["speedup_vs_reference"],
-                                      result.get("migrated_fraction", 0.0), bool(options["multi_step_objective"]))
     result["reference"] = dict(_mean_metrics(ref_rows), ms_per_call=ref_ms,
                                **_migration_metrics(ref_plans, shape, expert_bytes))
+    result["fitness"] = shape_fitness(problem, result, result["speedup_vs_reference"],
+                                      result.get("migrated_fraction", 0.0), bool(options["multi_step_objective"]),
+                                      reference_metrics=result["reference"])
     return result
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import beam.calibrate
+import beam.program
 from beam.calibrate import CalibrationConfig, Calibrator, calibrate, default_range
 from beam.program import Hyperparameter, Program
 
@@ -256,3 +257,33 @@ def test_int_range_without_integer_is_fixed() -> None:
 
 def test_module_doctest() -> None:
     assert doctest.testmod(beam.calibrate).failed == 0
+
+
+# ------------------------------------------------------------------ ranges the skeleton declares
+
+DECLARED = TOY.replace("X = 2  # int", "X = 2  # int, range 0 3").replace("Y = 0.8", "Y = 0.4  # range -0.5 0.5")
+
+
+def test_declared_ranges_are_parsed_and_printed_back() -> None:
+    hypers = Program.parse(DECLARED).hyperparameters()
+    assert hypers["X"].is_int and hypers["X"].bounds == (0.0, 3.0)
+    assert not hypers["Y"].is_int and hypers["Y"].bounds == (-0.5, 0.5)
+    assert str(hypers["X"]) == "X = 2  # int, range 0 3"
+    assert default_range(hypers["Y"]) == (-0.5, 0.5)          # not the (0, 1) a share would get
+    kept = Program.parse(DECLARED).with_hyperparameters({"X": 1, "Y": -0.2})
+    assert kept.hyperparameters()["X"].bounds == (0.0, 3.0)    # the comment stays with the new value
+
+
+@pytest.mark.parametrize("comment", ["# range 1", "# range a b", "# range 3 1", "# int, range 0 inf"])
+def test_malformed_declared_ranges_name_the_hyperparameter(comment: str) -> None:
+    with pytest.raises(beam.program.ProgramError, match="hyperparameter X"):
+        Program.parse(TOY.replace("X = 2  # int", f"X = 2  {comment}"))
+
+
+def test_calibration_stays_inside_declared_ranges_whatever_the_generator_says() -> None:
+    calibrator = Calibrator(DECLARED, {"X": (0, 12), "Y": (0.0, 1.0)}, CalibrationConfig(budget=24, seed=3))
+    asked = [values(s) for batch in drive(calibrator) for s in batch]
+    assert asked and all(0 <= v["X"] <= 3 and -0.5 <= v["Y"] <= 0.5 for v in asked)
+    assert {v["X"] for v in asked} >= {3}                     # the optimum X = 7 pulls it to the declared edge
+    assert set(calibrator.ignored) == {"X", "Y"} and "declares" in calibrator.ignored["X"]
+    assert any(v["Y"] < 0 for v in asked)                     # below the generator's range, inside the declared

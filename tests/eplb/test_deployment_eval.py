@@ -49,13 +49,16 @@ def make_problem(tmp_path: Path, deployment: str = "") -> object:
     return load_problem(root)
 
 
-def expected_fitness(problem, shape: dict, balance: float) -> float:
-    """Fitness by problem.toml's [fitness] written out: next-window (or steps) balance, same-window balance, speed."""
+def expected_fitness(problem, shape: dict, balance: float, key: str = "balancedness_gpu") -> float:
+    """Fitness by problem.toml's [fitness] written out: next-window (or steps) balance, same-window balance,
+    speed, and the guard against falling below the reference's next-window (or steps) balance."""
     cfg = problem.section("fitness")
     clip = float(cfg["speed_log2_clip"])
     speed = float(cfg["speed_weight"]) * max(-clip, min(clip, math.log2(shape["speedup_vs_reference"])))
+    shortfall = max(0.0, shape["reference"][key] - balance)
     return (float(cfg["balance_weight"]) * balance
-            + float(cfg.get("same_window_weight", 0.0)) * shape["balancedness_gpu_same_window"] + speed)
+            + float(cfg.get("same_window_weight", 0.0)) * shape["balancedness_gpu_same_window"] + speed
+            - float(cfg.get("next_window_guard", 0.0)) * shortfall)
 
 
 def solver(tmp_path: Path, body: str) -> Path:
@@ -97,8 +100,39 @@ def test_history_steps_and_multi_step_objective(tmp_path):
         steps = shape["balancedness_gpu_steps"]
         # a step has a third of the tokens, so its busiest GPU is relatively busier than the window's
         assert 0 < steps <= shape["balancedness_gpu"] + 1e-9
-        assert shape["fitness"] == pytest.approx(expected_fitness(problem, shape, steps))
+        assert shape["fitness"] == pytest.approx(expected_fitness(problem, shape, steps, "balancedness_gpu_steps"))
     assert result["windows"] == [4, 4, 256]
+
+
+BLIND = """
+import torch
+from heubase.eplb.reference import rebalance_experts as policy
+
+def rebalance_experts(weight, num_replicas, num_groups, num_nodes, num_gpus):
+    return policy(torch.ones_like(weight), num_replicas, num_groups, num_nodes, num_gpus)   # ignores the loads
+"""
+
+
+def test_a_plan_worse_than_the_reference_on_the_next_window_pays_the_guard(tmp_path):
+    results = {}
+    for guard in ("1.0", "0.0"):
+        problem = make_problem(tmp_path / guard)
+        toml = (problem.root / "problem.toml").read_text()
+        assert "next_window_guard = 1.0" in toml and "speed_weight = 0.005" in toml
+        (problem.root / "problem.toml").write_text(toml.replace("next_window_guard = 1.0", f"next_window_guard = {guard}")
+                                                   .replace("speed_weight = 0.005", "speed_weight = 0.0"))
+        problem = load_problem(problem.root)
+        results[guard] = problem.evaluate(solver(tmp_path, BLIND))
+        assert results[guard]["valid"], results[guard]["error"]
+    for name, shape in results["1.0"]["shapes"].items():
+        shortfall = shape["reference"]["balancedness_gpu"] - shape["balancedness_gpu"]
+        assert shortfall > 0.01                              # planning on no information serves traffic worse
+        assert results["0.0"]["shapes"][name]["fitness"] - shape["fitness"] == pytest.approx(shortfall)
+    reference = load_problem(tmp_path / "1.0" / "eplb").evaluate(REFERENCE)   # never below itself: no guard
+    for shape in reference["shapes"].values():
+        assert shape["fitness"] == pytest.approx(expected_fitness(load_problem(tmp_path / "1.0" / "eplb"), shape,
+                                                                  shape["balancedness_gpu"]))
+        assert shape["balancedness_gpu"] >= shape["reference"]["balancedness_gpu"] - 1e-12
 
 
 def test_unknown_deployment_key_is_an_error(tmp_path):

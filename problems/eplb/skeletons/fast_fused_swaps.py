@@ -26,12 +26,12 @@ from heubase.eplb.hierarchical import is_hierarchical
 
 #Hyperparameter#
 MAX_TIME = 0.05
-SMOOTHING = 0.05
-REFINE_ROUNDS = 2  # int
-PAIRS = 2  # int
-NEAR = 0.0
-NEAR_FLAT = 0.03
-SPREAD = 0  # int
+SMOOTHING = 0.05  # range 0 0.3
+REFINE_ROUNDS = 2  # int, range 0 8
+PAIRS = 2  # int, range 1 16
+NEAR = 0.0  # range -0.05 0.1
+NEAR_FLAT = 0.03  # range -0.05 0.1
+SPREAD = 0  # int, range 0 2
 #Hyperparameter#
 
 
