@@ -22,9 +22,10 @@ from typing import Callable, Optional, Sequence
 import torch
 
 from heubase.eplb.hierarchical import check_cluster, is_hierarchical
-from heubase.eplb.plan import checked_packing
+from heubase.eplb.plan import checked_counts, checked_packing
 
 Packer = Callable[[torch.Tensor, int], torch.Tensor]
+Replicator = Callable[[torch.Tensor, int], torch.Tensor]
 
 
 def _capacity(weights: torch.Tensor, num_packs: int) -> int:
@@ -272,13 +273,15 @@ def swap_rounds(table_w: torch.Tensor, table: torch.Tensor, rounds: int = 1, nea
 def rebalance_fast(weight: torch.Tensor, num_replicas: int, num_groups: int, num_nodes: int,
                    num_gpus: int, *, pack: Packer = pack_spread, switches: Optional[Sequence[int]] = None,
                    spread: int = 0, refine_rounds: int = 2, near: Optional[float] = 0.03,
-                   pairs: int = 1) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                   pairs: int = 1, replicate: Optional[Replicator] = None
+                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """EPLB plan ``(phy2log [L, R], log2phy [L, E, X], logcnt [L, E])``, int64, with few sorts.
 
     DeepSeek's policy with faster parts: when ``num_groups % num_nodes == 0``
     whole expert groups go to nodes (by :func:`pack_rounds` on group loads,
     which is LPT for two groups per node), otherwise the layer is one group on
-    one node. Inside each node :func:`replicate_fast` shares the slots, the
+    one node. Inside each node ``replicate`` (default :func:`replicate_fast`;
+    any ``(loads [B, n], slots) -> counts [B, n]``, checked) shares the slots, the
     experts are sorted once by load per replica, and ``pack`` puts the replicas
     on the node's GPUs (:func:`pack_spread`, with ``switches`` and ``spread``,
     and :func:`pack_rounds` are fused with that sort; any other packer is called
@@ -321,7 +324,11 @@ def rebalance_fast(weight: torch.Tensor, num_replicas: int, num_groups: int, num
         node_w = w.gather(1, members.view(layers, experts)).view(rows, node_experts)
 
     # 2. replication; replicas listed by load per replica, descending
-    counts = replicate_fast(node_w, node_slots)
+    if replicate is None:
+        counts = replicate_fast(node_w, node_slots)
+    else:
+        counts = checked_counts(replicate(node_w, node_slots), node_w, node_slots,
+                                getattr(replicate, "__name__", "replicate"))
     ordered, order = torch.sort(node_w / counts, dim=1, descending=True)
     sorted_counts = counts.gather(1, order).view(-1)
     total = rows * node_slots

@@ -103,3 +103,21 @@ def checked_packing(pack_of_item: object, item_load: torch.Tensor, num_packs: in
     if bool((pack_sizes(packing, num_packs) != item_load.shape[1] // num_packs).any()):
         raise ValueError(f"{name} must put exactly {item_load.shape[1] // num_packs} items in every pack")
     return packing
+
+
+def checked_counts(counts: object, weight: torch.Tensor, num_slots: int, name: str = "replicator") -> torch.Tensor:
+    """Check replica counts produced by ``name`` and return them as int64; ``ValueError`` naming ``name`` otherwise.
+
+    Counts must be a tensor of the loads' shape, every count at least 1 and
+    every row summing to ``num_slots``.
+    """
+    if not isinstance(counts, torch.Tensor) or counts.shape != weight.shape:
+        raise ValueError(f"{name} must return a tensor of shape {tuple(weight.shape)}")
+    if counts.is_floating_point() and not bool((counts == counts.round()).all()):
+        raise ValueError(f"{name} must return whole replica counts")
+    logcnt = counts.long()
+    if bool((logcnt < 1).any()):
+        raise ValueError(f"{name} gave an expert no replica (every count must be >= 1)")
+    if bool((logcnt.sum(1) != num_slots).any()):
+        raise ValueError(f"{name} must hand out exactly {num_slots} replicas in every row")
+    return logcnt

@@ -53,6 +53,37 @@ def replicate_topk(weight: torch.Tensor, num_slots: int) -> torch.Tensor:
     return counts
 
 
+def replicate_proportional(weight: torch.Tensor, num_slots: int, power: float = 1.0) -> torch.Tensor:
+    """Spare slots shared in proportion to load: largest-remainder (Hamilton) apportionment.
+
+    Every expert keeps one slot; the ``R − E`` spare slots are divided in
+    proportion to ``weight ** power``: each expert gets the whole part of its
+    quota and the slots left over go to the largest remainders (ties to the
+    lowest expert id); a row without load shares them evenly. The min–max
+    greedy (:func:`replicate_greedy`, D'Hondt's method) levels the hottest
+    replicas to one size, which packs the observed window but leaves nothing
+    for drift; here a hot expert keeps a replica load in proportion to its
+    share, and moderately hot experts get copies too. No loop. Returns
+    ``logcnt [L, E]`` int64 summing to ``num_slots`` in every layer.
+
+    >>> replicate_proportional(torch.tensor([[5.0, 1.0, 2.0, 0.0]]), 8).tolist()   # quotas 2.5, 0.5, 1, 0
+    [[4, 1, 2, 1]]
+    """
+    extra = _check(weight, num_slots)
+    layers, experts = weight.shape
+    share = weight.double().nan_to_num(0.0, posinf=1e300, neginf=0.0).clamp(min=0)
+    share = share / share.amax(1, keepdim=True).clamp(min=1e-300)           # scale first: no overflow in **
+    share = share ** float(power) if power != 1.0 else share
+    total = share.sum(1, keepdim=True)
+    share = torch.where(total > 0, share / total.clamp(min=1e-300), torch.full_like(share, 1.0 / max(experts, 1)))
+    quota = share * extra
+    whole = torch.floor(quota).clamp_(max=extra)
+    left = extra - whole.sum(1, keepdim=True)
+    by_remainder = torch.argsort(quota - whole, dim=1, descending=True, stable=True)
+    whole.scatter_add_(1, by_remainder, (torch.arange(experts) < left).double())
+    return whole.long() + 1
+
+
 def expand_replicas(logcnt: torch.Tensor) -> torch.Tensor:
     """List every replica: ``[L, E]`` counts → ``[L, R]`` expert id of each replica (grouped by expert).
 

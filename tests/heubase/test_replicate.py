@@ -6,7 +6,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from heubase.eplb.replicate import expand_replicas, replica_loads, replicate_greedy, replicate_topk
+from heubase.eplb.replicate import (expand_replicas, replica_loads, replicate_greedy, replicate_proportional,
+                                    replicate_topk)
 
 REPLICATORS = [replicate_greedy, replicate_topk]
 
@@ -53,6 +54,36 @@ def test_counts_valid_and_topk_matches_greedy(problem):
     per_greedy = (weight / greedy).amax(1)
     per_topk = (weight / topk).amax(1)
     assert torch.equal(per_greedy, per_topk)
+
+
+@settings(max_examples=150, deadline=None)
+@given(problems(), st.sampled_from([0.5, 1.0, 2.0]))
+def test_proportional_counts_are_valid_and_within_one_of_the_quota(problem, power):
+    weight, slots = problem
+    counts = replicate_proportional(weight, slots, power=power)
+    assert counts.dtype == torch.int64 and counts.shape == weight.shape
+    assert (counts >= 1).all() and (counts.sum(1) == slots).all()
+    extra = slots - weight.shape[1]
+    share = weight ** power
+    total = share.sum(1, keepdim=True)
+    quota = torch.where(total > 0, share / total.clamp(min=1e-300), 1.0 / weight.shape[1]) * extra
+    spare = (counts - 1).double()
+    assert ((spare - quota).abs() < 1 + 1e-9).all()            # Hamilton: floor or ceil of every quota
+
+
+def test_proportional_by_hand_and_unlike_min_max():
+    # extra 4 shared 5:1:2:0 -> quotas 2.5, 0.5, 1, 0; floors 2, 0, 1, 0; the slot left goes to the larger
+    # remainder 0.5, a tie of experts 0 and 1 broken to the lower id
+    assert replicate_proportional(torch.tensor([[5.0, 1.0, 2.0, 0.0]]), 8).tolist() == [[4, 1, 2, 1]]
+    # the min-max greedy levels the hot expert instead: 12/4 = 3 = the next quotients 3/1, 3/1
+    weight = torch.tensor([[12.0, 3.0, 3.0, 2.0]])
+    assert replicate_greedy(weight, 8).tolist() == [[5, 1, 1, 1]]
+    assert replicate_proportional(weight, 8).tolist() == [[3, 2, 2, 1]]     # quotas 2.4, 0.6, 0.6, 0.4
+    # no load at all: the spare slots are spread from the lowest id
+    assert replicate_proportional(torch.zeros(1, 3), 5).tolist() == [[2, 2, 1]]
+    # non-finite loads do not break the counts
+    odd = replicate_proportional(torch.tensor([[float("nan"), float("inf"), 1.0]]), 6)
+    assert odd.tolist() == [[1, 4, 1]]
 
 
 def test_greedy_is_min_max_on_small_cases():

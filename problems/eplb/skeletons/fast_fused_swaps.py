@@ -4,7 +4,9 @@ func_1 turns the observed loads into the loads the plan is made for (the plan is
 scored on the next window as well as on this one, so some hedging against drift
 can pay, too much costs packing quality). The plan itself is HeuBase's fused
 pipeline (heubase.eplb.fast.rebalance_fast): whole expert groups to nodes,
-min-max replication inside each node, replicas dealt onto the node's GPUs in
+replication inside each node by func_2 (how many slots each expert gets: the
+min-max greedy levels the hottest replicas, which packs the observed window;
+other shares leave room for drift), replicas dealt onto the node's GPUs in
 cardinality-constrained rounds with SPREAD strided tail rounds, then
 REFINE_ROUNDS rounds of max-min swaps between the PAIRS heaviest and lightest
 GPUs, where no swap may move a replica next to a near twin (load within a
@@ -42,6 +44,13 @@ def func_1(weight: torch.Tensor, smoothing: float) -> torch.Tensor:
     pass
 
 
+def func_2(weight: torch.Tensor, num_slots: int) -> torch.Tensor:
+    # Purpose: replica counts for each row of weight [B, n] (float64 planning loads of one node's experts in one layer): return logcnt [B, n]
+    # int64, every count >= 1, every row summing to num_slots; the replicas are then packed onto the node's GPUs and the plan is scored on
+    # this window and the next, so counts that only level the observed hottest replicas may serve the drifting next window worse.
+    pass
+
+
 def rebalance_experts(weight: torch.Tensor, num_replicas: int, num_groups: int, num_nodes: int,
                       num_gpus: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     start = time.perf_counter()
@@ -55,4 +64,5 @@ def rebalance_experts(weight: torch.Tensor, num_replicas: int, num_groups: int, 
     rounds = max(0, REFINE_ROUNDS) if time.perf_counter() - start < MAX_TIME / 2 else 0
     near = NEAR if num_nodes > 1 and is_hierarchical(num_groups, num_nodes) else NEAR_FLAT
     return rebalance_fast(planned, num_replicas, num_groups, num_nodes, num_gpus, spread=max(0, SPREAD),
-                          refine_rounds=rounds, near=near if near >= 0 else None, pairs=max(1, PAIRS))
+                          refine_rounds=rounds, near=near if near >= 0 else None, pairs=max(1, PAIRS),
+                          replicate=func_2)
