@@ -1,6 +1,6 @@
-# Evolved eplb solver (BEAM run eplb-readme, program 2).
+# Evolved eplb solver (BEAM run s3-main60, program 5).
 # Standalone: depends only on torch/numpy and the standard library.
-# Validation fitness 0.8059; test fitness 0.8057.
+# Validation fitness 0.8106; test fitness 0.8112.
 # README.md beside this file says how it was produced and scored.
 """Fused fast plan on planning loads, with the packing and swap settings left to calibration.
 
@@ -8,7 +8,9 @@ func_1 turns the observed loads into the loads the plan is made for (the plan is
 scored on the next window as well as on this one, so some hedging against drift
 can pay, too much costs packing quality). The plan itself is HeuBase's fused
 pipeline (heubase.eplb.fast.rebalance_fast): whole expert groups to nodes,
-min-max replication inside each node, replicas dealt onto the node's GPUs in
+replication inside each node by func_2 (how many slots each expert gets: the
+min-max greedy levels the hottest replicas, which packs the observed window;
+other shares leave room for drift), replicas dealt onto the node's GPUs in
 cardinality-constrained rounds with SPREAD strided tail rounds, then
 REFINE_ROUNDS rounds of max-min swaps between the PAIRS heaviest and lightest
 GPUs, where no swap may move a replica next to a near twin (load within a
@@ -29,12 +31,12 @@ from typing import Callable, Optional, Sequence
 
 #Hyperparameter#
 MAX_TIME = 0.05
-SMOOTHING = 0.05
-REFINE_ROUNDS = 2  # int
-PAIRS = 2  # int
-NEAR = 0.0
-NEAR_FLAT = 0.03
-SPREAD = 0  # int
+SMOOTHING = 0.05  # range 0 0.3
+REFINE_ROUNDS = 2  # int, range 0 8
+PAIRS = 2  # int, range 1 16
+NEAR = 0.0  # range -0.05 0.1
+NEAR_FLAT = 0.03  # range -0.05 0.1
+SPREAD = 0  # int, range 0 2
 #Hyperparameter#
 
 
@@ -72,19 +74,26 @@ def auto_switches(ordered: torch.Tensor, num_packs: int, spread: int = 0) -> tor
 
 
 # inlined from heubase.eplb.fast
+_SCHEDULES: dict[tuple[int, int], torch.Tensor] = {}
+
+
+# inlined from heubase.eplb.fast
 def _schedules(capacity: int, num_packs: int) -> torch.Tensor:
     """``[c, n]`` dealing orders, one per switch ``h = 1 … c``: ranks of the sorted items, round by round.
 
     Switch ``h`` keeps ``h`` rounds of consecutive items; each of the other
     ``c − h`` rounds takes every ``(c − h)``-th remaining item, so it spans the
     whole tail and the heaviest pack can end with the lightest items overall.
-    ``h = c`` is plain rounds.
+    ``h = c`` is plain rounds. Computed once per ``(c, m)``; callers must not modify it.
     """
-    h = torch.arange(1, capacity + 1).view(-1, 1, 1)
-    k = torch.arange(capacity).view(1, -1, 1)
-    j = torch.arange(num_packs).view(1, 1, -1)
-    tail = h * num_packs + j * (capacity - h) + (k - h)
-    return torch.where(k < h, k * num_packs + j, tail).view(capacity, capacity * num_packs)
+    key = (capacity, num_packs)
+    if key not in _SCHEDULES:
+        h = torch.arange(1, capacity + 1).view(-1, 1, 1)
+        k = torch.arange(capacity).view(1, -1, 1)
+        j = torch.arange(num_packs).view(1, 1, -1)
+        tail = h * num_packs + j * (capacity - h) + (k - h)
+        _SCHEDULES[key] = torch.where(k < h, k * num_packs + j, tail).view(capacity, capacity * num_packs)
+    return _SCHEDULES[key]
 
 
 # inlined from heubase.eplb.fast
@@ -159,6 +168,10 @@ def pack_spread(weights: torch.Tensor, num_packs: int, switches: Optional[Sequen
     table = order.gather(1, _deal_table(ordered, num_packs, switches, spread))
     pack_of_slot = torch.arange(items).div_(capacity, rounding_mode="floor").expand(batch, items)
     return torch.empty_like(order).scatter_(1, table, pack_of_slot)
+
+
+# inlined from heubase.eplb.fast
+Replicator = Callable[[torch.Tensor, int], torch.Tensor]
 
 
 # inlined from heubase.eplb.hierarchical
@@ -237,6 +250,25 @@ def replicate_fast(weight: torch.Tensor, num_slots: int, loop_limit: int = 16, l
     return counts.long()
 
 
+# inlined from heubase.eplb.plan
+def checked_counts(counts: object, weight: torch.Tensor, num_slots: int, name: str = "replicator") -> torch.Tensor:
+    """Check replica counts produced by ``name`` and return them as int64; ``ValueError`` naming ``name`` otherwise.
+
+    Counts must be a tensor of the loads' shape, every count at least 1 and
+    every row summing to ``num_slots``.
+    """
+    if not isinstance(counts, torch.Tensor) or counts.shape != weight.shape:
+        raise ValueError(f"{name} must return a tensor of shape {tuple(weight.shape)}")
+    if counts.is_floating_point() and not bool((counts == counts.round()).all()):
+        raise ValueError(f"{name} must return whole replica counts")
+    logcnt = counts.long()
+    if bool((logcnt < 1).any()):
+        raise ValueError(f"{name} gave an expert no replica (every count must be >= 1)")
+    if bool((logcnt.sum(1) != num_slots).any()):
+        raise ValueError(f"{name} must hand out exactly {num_slots} replicas in every row")
+    return logcnt
+
+
 # inlined from heubase.eplb.fast
 def pack_rounds(weights: torch.Tensor, num_packs: int) -> torch.Tensor:
     """Cardinality-constrained LPT by rounds: every pack gets one item per round.
@@ -280,6 +312,12 @@ def checked_packing(pack_of_item: object, item_load: torch.Tensor, num_packs: in
 
 
 # inlined from heubase.eplb.fast
+def _barred(mask: torch.Tensor) -> torch.Tensor:
+    """``+inf`` where ``mask`` holds, else 0 (added to swap scores: cheaper than a broadcast ``masked_fill_``)."""
+    return torch.zeros(mask.shape, dtype=torch.float64).masked_fill_(mask, torch.inf)
+
+
+# inlined from heubase.eplb.fast
 def swap_rounds(table_w: torch.Tensor, table: torch.Tensor, rounds: int = 1, near: Optional[float] = 0.03,
                 pairs: int = 1) -> None:
     """Max–min 1-for-1 swaps on pack tables ``[B, m, c]`` (weights, item ids), in place.
@@ -301,7 +339,7 @@ def swap_rounds(table_w: torch.Tensor, table: torch.Tensor, rounds: int = 1, nea
     if m < 2 or c < 1 or batch == 0 or rounds <= 0:
         return
     flat_w, flat_id = table_w.view(batch, m * c), table.view(batch, m * c)
-    rows = torch.arange(batch).view(batch, 1)
+    within = torch.arange(c)
     slack = flat_w.abs().amax(1, keepdim=True) * (4 * (m * c) ** 2 * torch.finfo(torch.float64).eps)
     for _ in range(rounds):
         load = table_w.sum(2)
@@ -313,12 +351,13 @@ def swap_rounds(table_w: torch.Tensor, table: torch.Tensor, rounds: int = 1, nea
             lo_load, lo = by_load.values[:, :k], by_load.indices[:, :k]
             hi_load, hi = by_load.values[:, -k:].flip(1), by_load.indices[:, -k:].flip(1)
         half = (hi_load - lo_load).mul_(0.5)                                   # [B, k]
-        w_hi, w_lo = table_w[rows, hi].unsqueeze(3), table_w[rows, lo].unsqueeze(2)
+        w_hi = flat_w.gather(1, (hi.unsqueeze(2) * c + within).view(batch, k * c)).view(batch, k, c, 1)
+        w_lo = flat_w.gather(1, (lo.unsqueeze(2) * c + within).view(batch, k * c)).view(batch, k, 1, c)
         diff = w_hi - w_lo                                                    # [B, k, c, c]
         score = (diff - half.view(batch, k, 1, 1)).abs_()
-        if near is not None:
+        if near is not None:                  # a row / column with a near twin on the other side is barred
             twin = diff.abs_() <= w_hi * near
-            score.masked_fill_(twin.any(3, keepdim=True) | twin.any(2, keepdim=True), torch.inf)
+            score.add_(_barred(twin.any(3, keepdim=True))).add_(_barred(twin.any(2, keepdim=True)))
         best, flat = score.view(batch, k, c * c).min(2)
         here = hi * c + torch.div(flat, c, rounding_mode="floor")
         there = torch.where(best < half - slack, lo * c + flat % c, here)
@@ -331,13 +370,15 @@ def swap_rounds(table_w: torch.Tensor, table: torch.Tensor, rounds: int = 1, nea
 def rebalance_fast(weight: torch.Tensor, num_replicas: int, num_groups: int, num_nodes: int,
                    num_gpus: int, *, pack: Packer = pack_spread, switches: Optional[Sequence[int]] = None,
                    spread: int = 0, refine_rounds: int = 2, near: Optional[float] = 0.03,
-                   pairs: int = 1) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                   pairs: int = 1, replicate: Optional[Replicator] = None
+                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """EPLB plan ``(phy2log [L, R], log2phy [L, E, X], logcnt [L, E])``, int64, with few sorts.
 
     DeepSeek's policy with faster parts: when ``num_groups % num_nodes == 0``
     whole expert groups go to nodes (by :func:`pack_rounds` on group loads,
     which is LPT for two groups per node), otherwise the layer is one group on
-    one node. Inside each node :func:`replicate_fast` shares the slots, the
+    one node. Inside each node ``replicate`` (default :func:`replicate_fast`;
+    any ``(loads [B, n], slots) -> counts [B, n]``, checked) shares the slots, the
     experts are sorted once by load per replica, and ``pack`` puts the replicas
     on the node's GPUs (:func:`pack_spread`, with ``switches`` and ``spread``,
     and :func:`pack_rounds` are fused with that sort; any other packer is called
@@ -380,7 +421,11 @@ def rebalance_fast(weight: torch.Tensor, num_replicas: int, num_groups: int, num
         node_w = w.gather(1, members.view(layers, experts)).view(rows, node_experts)
 
     # 2. replication; replicas listed by load per replica, descending
-    counts = replicate_fast(node_w, node_slots)
+    if replicate is None:
+        counts = replicate_fast(node_w, node_slots)
+    else:
+        counts = checked_counts(replicate(node_w, node_slots), node_w, node_slots,
+                                getattr(replicate, "__name__", "replicate"))
     ordered, order = torch.sort(node_w / counts, dim=1, descending=True)
     sorted_counts = counts.gather(1, order).view(-1)
     total = rows * node_slots
@@ -428,8 +473,54 @@ def shrink_to_mean(weight: torch.Tensor, smoothing: float = 0.1) -> torch.Tensor
     return (1.0 - s) * w + s * w.mean(dim=1, keepdim=True)
 
 
+# inlined from heubase.eplb.replicate
+def _check(weight: torch.Tensor, num_slots: int) -> int:
+    if weight.dim() != 2:
+        raise ValueError(f"weight must be [layers, experts], got shape {tuple(weight.shape)}")
+    extra = num_slots - weight.shape[1]
+    if extra < 0:
+        raise ValueError(f"{num_slots} slots cannot hold {weight.shape[1]} experts")
+    return extra
+
+
+# inlined from heubase.eplb.replicate
+def replicate_proportional(weight: torch.Tensor, num_slots: int, power: float = 1.0) -> torch.Tensor:
+    """Spare slots shared in proportion to load: largest-remainder (Hamilton) apportionment.
+
+    Every expert keeps one slot; the ``R − E`` spare slots are divided in
+    proportion to ``weight ** power``: each expert gets the whole part of its
+    quota and the slots left over go to the largest remainders (ties to the
+    lowest expert id); a row without load shares them evenly. The min–max
+    greedy (:func:`replicate_greedy`, D'Hondt's method) levels the hottest
+    replicas to one size, which packs the observed window but leaves nothing
+    for drift; here a hot expert keeps a replica load in proportion to its
+    share, and moderately hot experts get copies too. No loop. Returns
+    ``logcnt [L, E]`` int64 summing to ``num_slots`` in every layer.
+
+    >>> replicate_proportional(torch.tensor([[5.0, 1.0, 2.0, 0.0]]), 8).tolist()   # quotas 2.5, 0.5, 1, 0
+    [[4, 1, 2, 1]]
+    """
+    extra = _check(weight, num_slots)
+    layers, experts = weight.shape
+    share = weight.double().nan_to_num(0.0, posinf=1e300, neginf=0.0).clamp(min=0)
+    share = share / share.amax(1, keepdim=True).clamp(min=1e-300)           # scale first: no overflow in **
+    share = share ** float(power) if power != 1.0 else share
+    total = share.sum(1, keepdim=True)
+    share = torch.where(total > 0, share / total.clamp(min=1e-300), torch.full_like(share, 1.0 / max(experts, 1)))
+    quota = share * extra
+    whole = torch.floor(quota).clamp_(max=extra)
+    left = extra - whole.sum(1, keepdim=True)
+    by_remainder = torch.argsort(quota - whole, dim=1, descending=True, stable=True)
+    whole.scatter_add_(1, by_remainder, (torch.arange(experts) < left).double())
+    return whole.long() + 1
+
+
 def func_1(weight: torch.Tensor, smoothing: float) -> torch.Tensor:
     return shrink_to_mean(weight, smoothing=smoothing)
+
+
+def func_2(weight: torch.Tensor, num_slots: int) -> torch.Tensor:
+    return replicate_proportional(weight, num_slots, power=1.289)
 
 
 def rebalance_experts(weight: torch.Tensor, num_replicas: int, num_groups: int, num_nodes: int,
@@ -445,4 +536,5 @@ def rebalance_experts(weight: torch.Tensor, num_replicas: int, num_groups: int, 
     rounds = max(0, REFINE_ROUNDS) if time.perf_counter() - start < MAX_TIME / 2 else 0
     near = NEAR if num_nodes > 1 and is_hierarchical(num_groups, num_nodes) else NEAR_FLAT
     return rebalance_fast(planned, num_replicas, num_groups, num_nodes, num_gpus, spread=max(0, SPREAD),
-                          refine_rounds=rounds, near=near if near >= 0 else None, pairs=max(1, PAIRS))
+                          refine_rounds=rounds, near=near if near >= 0 else None, pairs=max(1, PAIRS),
+                          replicate=func_2)
