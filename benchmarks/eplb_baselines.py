@@ -41,6 +41,15 @@ FAST = '''
 from heubase.eplb.fast import rebalance_fast as rebalance_experts
 '''
 
+FAST_PROPORTIONAL = '''
+from heubase.eplb.fast import rebalance_fast
+from heubase.eplb.replicate import replicate_proportional
+
+
+def rebalance_experts(weight, num_replicas, num_groups, num_nodes, num_gpus):
+    return rebalance_fast(weight, num_replicas, num_groups, num_nodes, num_gpus, replicate=replicate_proportional)
+'''
+
 ROWS = [
     ("greedy + LPT, per-layer Python loops (DeepSeek's structure)", None),
     ("topk replicate + LPT", ("replicate_topk", "pack_lpt", None)),
@@ -52,6 +61,7 @@ ROWS = [
     ("greedy + KK + swap_all_pairs", ("replicate_greedy", "pack_karmarkar_karp", "swap_all_pairs")),
     ("topk + snake + swap_all_pairs", ("replicate_topk", "pack_snake", "swap_all_pairs")),
     ("fast pipeline (heubase.eplb.fast.rebalance_fast)", "fast"),
+    ("fast pipeline, proportional replication (replicate_proportional)", "fast-proportional"),
 ]
 
 
@@ -73,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         entries = [("reference (vectorised DeepSeek-equivalent)", problem.file("reference"))]
         for name, parts in ROWS:
             path = Path(tmp) / f"solver_{len(entries)}.py"
-            source = {None: PER_LAYER, "fast": FAST}.get(parts) if not isinstance(parts, tuple) else None
+            source = {None: PER_LAYER, "fast": FAST, "fast-proportional": FAST_PROPORTIONAL}.get(parts) if not isinstance(parts, tuple) else None
             path.write_text(source or composition_source(*parts))
             entries.append((name, path))
         for name, path in entries:
