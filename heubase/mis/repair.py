@@ -19,7 +19,7 @@ def _tie_break(n: int) -> np.ndarray:
 def fill_maximal(indptr: np.ndarray, indices: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Add free vertices (no neighbour in the set), those with fewest free neighbours first, until maximal.
 
-    ``mask`` must be independent. Returns ``repaired_mask [n]``.
+    ``mask`` must already be independent (this is no repair). Returns ``filled_mask [n]``.
     """
     mask = np.asarray(mask, dtype=bool).copy()
     n = len(indptr) - 1
