@@ -129,7 +129,7 @@ def one_two_swaps(indptr: np.ndarray, indices: np.ndarray, mask: np.ndarray,
 
 
 def arw_ils(indptr: np.ndarray, indices: np.ndarray, mask: np.ndarray, rng: np.random.Generator,
-            deadline: float, pool: int = 4, max_iterations: int = 1_000_000) -> np.ndarray:
+            deadline: float, pool: int = 4, max_iterations: int = 1000000) -> np.ndarray:
     """ARW iterated local search from ``mask`` until ``deadline`` (a ``time.perf_counter()`` value).
 
     Each iteration forces ``k`` outside vertices into the set (``k = 1`` mostly,
@@ -141,7 +141,7 @@ def arw_ils(indptr: np.ndarray, indices: np.ndarray, mask: np.ndarray, rng: np.r
     search = _Search(indptr, indices, mask)
     search.descend([int(v) for v in np.flatnonzero(search.mask)], deadline, rng)
     best, best_size = search.mask.copy(), search.size
-    for _ in range(max_iterations):
+    for _ in range(int(max_iterations)):
         if time.perf_counter() > deadline:
             break
         outside = np.flatnonzero(~search.mask)

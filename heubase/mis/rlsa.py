@@ -25,7 +25,7 @@ def rlsa(indptr: np.ndarray, indices: np.ndarray, rng: np.random.Generator, dead
          start: np.ndarray | None = None, chains: int = 16, penalty: float = 1.5, t_start: float = 1.0,
          t_end: float = 0.05, flips: float = 2.0, repair_every: int = 25,
          proposal: Callable = energy_gain_logits, temperature: Callable = geometric_temperature,
-         repair: Callable = greedy_repair, max_steps: int = 10_000_000) -> np.ndarray:
+         repair: Callable = greedy_repair, max_steps: int = 10000000) -> np.ndarray:
     """Run RLSA until ``deadline`` (a ``time.perf_counter()`` value); return the best repaired set.
 
     ``start`` (bool ``[n]``), when given, seeds every chain (else chains start
@@ -37,6 +37,7 @@ def rlsa(indptr: np.ndarray, indices: np.ndarray, rng: np.random.Generator, dead
     n = len(indptr) - 1
     adj = adjacency(indptr, indices)
     c = max(1, int(chains))
+    max_steps = int(max_steps)
     start = np.zeros(n, dtype=bool) if start is None else np.asarray(start, dtype=bool)
     x = np.tile(start.astype(np.float32), (c, 1))
     began = time.perf_counter()
