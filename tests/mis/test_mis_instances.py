@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mis_helpers import MIS, load_mis_module
+from mis_helpers import load_mis_module
 
 instances = load_mis_module("instances")
 
@@ -79,16 +79,3 @@ def test_missing_file_and_bad_dataset_spec(tmp_path):
         instances.load_file(tmp_path / "nope.graph")
     with pytest.raises(instances.InstanceError, match="preset one of"):
         instances.generated({"name": "x", "preset": "RB-1-2", "seed": 1, "time_limit_s": 1.0})
-
-
-def test_splits_are_disjoint_and_as_configured():
-    from beam.problem import load_problem
-
-    problem = load_problem(MIS)
-    seen = {}
-    for split in ("train", "validation", "test"):
-        for data in instances.split_datasets(problem, split):
-            assert data.time_limit_s > 0 and data.graphs
-            for g in data.graphs:
-                assert g.fingerprint() not in seen, (g.name, seen.get(g.fingerprint()))
-                seen[g.fingerprint()] = g.name
