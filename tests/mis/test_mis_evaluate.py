@@ -117,3 +117,13 @@ def test_corrupt_reference_cache_is_a_clear_error(tmp_path):
     bad.write_text("{not json")
     with pytest.raises(ValueError, match="not a reference cache"):
         reference.load_cache(bad)
+
+
+def test_a_graph_file_becomes_a_one_graph_dataset(tmp_path):
+    path = tmp_path / "square.col"
+    path.write_text("p edge 4 4\ne 1 2\ne 2 3\ne 3 4\ne 4 1\n")
+    (data,) = evaluate.load_datasets(PROBLEM, workload_file=path)
+    assert data.name == "square" and len(data.graphs) == 1 and data.graphs[0].num_edges == 4
+    assert data.time_limit_s == PROBLEM.section("reference")["default_time_s"]
+    with pytest.raises(ValueError, match="unknown split"):
+        evaluate.load_datasets(PROBLEM, "holdout")
