@@ -18,12 +18,15 @@ it (shape ``[d]``, finite, in the box), evaluates it and scores
 Time: ``max_time_s`` of problem.toml (the ``MAX_TIME`` of skeletons) per run,
 counted by the host around the call minus its own time answering the
 objective; over it the candidate is ``too_slow``. Beside each dataset, CMA-ES
-of the ``cma`` package (``reference_solver.py``, trusted, in-process, cached)
-is scored on the same runs.
+of the ``cma`` package (``reference_solver.py``, trusted) is scored on the
+same runs: its gaps come from ``data/cma_reference.json`` (written by
+``python problems/bbob/reference_cache.py``) and are computed in-process, and
+cached for the process, for runs that file lacks.
 """
 from __future__ import annotations
 
 import functools
+import json
 import math
 import time
 from pathlib import Path
@@ -37,6 +40,7 @@ from beam.problem import import_by_path
 HERE = Path(__file__).resolve().parent
 SPLITS = ("train", "validation", "test")
 GAP_FLOOR = 1e-8
+REFERENCE_CACHE = HERE / "data" / "cma_reference.json"
 
 instances = import_by_path(HERE / "instances.py", "beam_problem_bbob_instances")
 
@@ -146,9 +150,25 @@ def _reference_gap(reference: str, run) -> float:
         served, run.dim, instances.LOWER, instances.UPPER, run.budget, run.seed))], run.dim))
 
 
+def run_key(run) -> str:
+    """Key of a run in the reference cache: function, instance, dimension, budget and seed."""
+    return f"{run.name}/b{run.budget}/s{run.seed}"
+
+
+@functools.lru_cache(maxsize=1)
+def cached_reference() -> dict[str, float]:
+    """Gaps of the reference per :func:`run_key`, from ``data/cma_reference.json`` (empty if absent)."""
+    if not REFERENCE_CACHE.is_file():
+        return {}
+    record = json.loads(REFERENCE_CACHE.read_text(encoding="utf-8"))
+    return {str(k): float(v) for k, v in record["gaps"].items()}
+
+
 def reference_gaps(problem, data) -> list[float]:
-    """Gaps of CMA-ES (``reference_solver.py``, trusted, in-process; cached per run) on ``data``'s runs."""
-    return [_reference_gap(str(problem.file("reference")), run) for run in data.runs]
+    """Gaps of CMA-ES (``reference_solver.py``, trusted) on ``data``'s runs: cached on disk, else computed."""
+    cache = cached_reference()
+    return [cache[run_key(run)] if run_key(run) in cache else _reference_gap(str(problem.file("reference")), run)
+            for run in data.runs]
 
 
 def summary(gaps: list[float]) -> dict[str, float]:

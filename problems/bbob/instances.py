@@ -158,7 +158,10 @@ def datasets_from(spec: dict[str, Any], default_budget_per_dim: int, where: str 
         raise InstanceError(f"{where}: dataset {spec.get('name')!r} needs functions = [\"bbob:1\", ...]")
     for function in functions:
         if function not in OWN_FUNCTIONS:
-            _fid(function)
+            try:
+                _fid(function)
+            except InstanceError as exc:
+                raise InstanceError(f"{where}: dataset {spec.get('name')!r}: {exc}") from None
     dims, ids = _ints(spec, "dims", where), _ints(spec, "instances", where)
     per_dim = spec.get("budget_per_dim", default_budget_per_dim)
     seed = spec.get("seed", 0)

@@ -7,11 +7,15 @@ defaults stop a run early on convergence). Returns the best point evaluated.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 
 def optimise(objective, dim: int, lower: float, upper: float, budget: int, seed: int) -> np.ndarray:
-    import cma
+    with warnings.catch_warnings():  # cma warns that matplotlib (for its plots) is missing
+        warnings.simplefilter("ignore")
+        import cma
 
     rng = np.random.default_rng(seed)
     used, best_x, best_f = 0, None, np.inf
