@@ -135,8 +135,8 @@ def main(argv: list[str] | None = None) -> int:
                 sources[name] = path
                 result = problem.evaluate(path, split="validation", reference=False)
                 fitness = result["fitness"] if result["valid"] else -np.inf
-                print(f"validation fitness {fitness:.3f}  {name}" + ("" if result["valid"] else f" ({result['error']})"),
-                      file=sys.stderr)
+                error = "" if result["valid"] else f" ({result['error']})"
+                print(f"validation fitness {fitness:.3f}  {name}{error}", file=sys.stderr)
                 if fitness > best_fit:
                     best_name, best_fit = name, fitness
             start = time.perf_counter()

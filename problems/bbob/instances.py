@@ -142,7 +142,8 @@ def _ints(spec: dict, key: str, where: str) -> list[int]:
     if isinstance(value, int):
         value = [value]
     if not (isinstance(value, list) and value and all(isinstance(v, int) and v > 0 for v in value)):
-        raise InstanceError(f"{where}: dataset {spec.get('name')!r}: {key} must be a positive integer or a list of them")
+        raise InstanceError(f"{where}: dataset {spec.get('name')!r}: {key} must be a positive integer "
+                            f"or a list of them")
     return value
 
 

@@ -13,13 +13,13 @@ import numpy as np
 from heubase.bbob.budget import Tracker
 
 #Hyperparameter#
-MAX_TIME = 3.0
+MAX_TIME = 5.0
 POP_PER_DIM = 5  # int
 SCALE_F = 0.5
 CROSS_RATE = 0.9
 GLOBAL_SHARE = 0.5
 LOCAL_SIGMA = 0.05
-TIME_SHARE = 0.7
+TIME_SHARE = 0.8
 #Hyperparameter#
 
 
@@ -49,7 +49,7 @@ def func_4(evaluate: Tracker, x0: np.ndarray, sigma0: float, budget: int, rng: n
 
 def optimise(objective, dim: int, lower: float, upper: float, budget: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    evaluate = Tracker(objective, budget, lower, upper, deadline=time.perf_counter() + TIME_SHARE * MAX_TIME)
+    evaluate = Tracker(objective, budget, lower, upper, deadline=time.perf_counter() + min(TIME_SHARE, 0.9) * MAX_TIME)
     size = max(5, POP_PER_DIM * dim)
     population = rng.uniform(lower, upper, (size, dim))
     fitness = evaluate(population)

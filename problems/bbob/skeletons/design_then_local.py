@@ -12,11 +12,11 @@ import numpy as np
 from heubase.bbob.budget import Tracker
 
 #Hyperparameter#
-MAX_TIME = 3.0
+MAX_TIME = 5.0
 DESIGN_SHARE = 0.1
 STARTS = 4  # int
 LOCAL_SIGMA = 0.1
-TIME_SHARE = 0.7
+TIME_SHARE = 0.8
 #Hyperparameter#
 
 
@@ -33,7 +33,7 @@ def func_2(evaluate: Tracker, x0: np.ndarray, sigma0: float, budget: int, rng: n
 
 def optimise(objective, dim: int, lower: float, upper: float, budget: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    evaluate = Tracker(objective, budget, lower, upper, deadline=time.perf_counter() + TIME_SHARE * MAX_TIME)
+    evaluate = Tracker(objective, budget, lower, upper, deadline=time.perf_counter() + min(TIME_SHARE, 0.9) * MAX_TIME)
     design = np.clip(func_1(max(STARTS, int(DESIGN_SHARE * budget)), dim, lower, upper, rng), lower, upper)
     values = evaluate(design)
     starts = design[np.argsort(values, kind="stable")[:STARTS]]

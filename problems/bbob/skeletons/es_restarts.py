@@ -15,10 +15,10 @@ from heubase.bbob.cmaes import new_state
 from heubase.bbob.restart import should_restart
 
 #Hyperparameter#
-MAX_TIME = 3.0
+MAX_TIME = 5.0
 SIGMA0 = 0.25
 POP_SCALE = 1.0
-TIME_SHARE = 0.7
+TIME_SHARE = 0.8
 #Hyperparameter#
 
 
@@ -35,8 +35,8 @@ def func_2(points: np.ndarray, lower: float, upper: float, rng: np.random.Genera
 
 
 def func_3(state: dict, offspring: np.ndarray, fitness: np.ndarray) -> dict:
-    # Purpose: return ``state`` updated from the evaluated offspring (fitness [lam], lower is better): move state["mean"]
-    # towards the best, adapt state["sigma"] and the covariance; keep state["B"], state["D"] consistent for sampling.
+    # Purpose: return ``state`` updated from the evaluated offspring (fitness [lam], lower is better):
+    # move state["mean"] towards the best, adapt state["sigma"] and the covariance; keep state["B"], state["D"] consistent for sampling.
     pass
 
 
@@ -48,7 +48,7 @@ def func_4(restart: int, popsize0: int, budget_left: int, rng: np.random.Generat
 
 def optimise(objective, dim: int, lower: float, upper: float, budget: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    evaluate = Tracker(objective, budget, lower, upper, deadline=time.perf_counter() + TIME_SHARE * MAX_TIME)
+    evaluate = Tracker(objective, budget, lower, upper, deadline=time.perf_counter() + min(TIME_SHARE, 0.9) * MAX_TIME)
     popsize0 = max(4, int(POP_SCALE * (4 + 3 * np.log(dim))))
     popsize, restart = popsize0, 0
     while not evaluate.exhausted:
