@@ -36,7 +36,8 @@ def func_2(points: np.ndarray, lower: float, upper: float, rng: np.random.Genera
 
 def func_3(state: dict, offspring: np.ndarray, fitness: np.ndarray) -> dict:
     # Purpose: return ``state`` updated from the evaluated offspring (fitness [lam], lower is better):
-    # move state["mean"] towards the best, adapt state["sigma"] and the covariance; keep state["B"], state["D"] consistent for sampling.
+    # move state["mean"] towards the best, adapt state["sigma"] and the covariance; keep state["B"], state["D"]
+    # consistent for sampling.
     pass
 
 
