@@ -2,7 +2,8 @@
 
 Rows: random search and CMA-ES of the ``cma`` package with default settings
 (both trusted, run in this process on the same runs, seeds and budgets as the
-evaluator), then hand-written HeuBase compositions run through the real
+evaluator; CMA-ES's gaps are read from problems/bbob/data/cma_reference.json
+when it holds them, see problems/bbob/reference_cache.py), then hand-written HeuBase compositions run through the real
 evaluator (sandbox, host-side objective); the composition with the best
 *validation* fitness is the one scored on the test split. Then the published
 rows of Table VI (marked "published"; their dimension and budget are not
@@ -119,13 +120,13 @@ def main(argv: list[str] | None = None) -> int:
     problem = load_problem(BBOB)
     evaluator = problem.evaluator()
     instances = evaluator.instances
-    reference = import_by_path(BBOB / "reference_solver.py", "beam_problem_bbob_reference")
     test = instances.split_datasets(problem, "test")
-    rows = []
-    for name, optimiser in (("random search", random_search), ("CMA-ES (cma 4.x, defaults)", reference.optimise)):
-        start = time.perf_counter()
-        rows.append(row(name, host_gaps(evaluator, instances, optimiser, test), evaluator.log_gap,
-                        time.perf_counter() - start))
+    start = time.perf_counter()
+    rows = [row("random search", host_gaps(evaluator, instances, random_search, test), evaluator.log_gap,
+                time.perf_counter() - start)]
+    start = time.perf_counter()  # the evaluator's reference: data/cma_reference.json, else run here
+    rows.append(row("CMA-ES (cma, default settings)", {d.name: evaluator.reference_gaps(problem, d) for d in test},
+                    evaluator.log_gap, time.perf_counter() - start))
     if not args.skip_compositions:
         best_name, best_fit, sources = None, -np.inf, {}
         with tempfile.TemporaryDirectory() as tmp:
