@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 from beam.catalog import bind, find  # noqa: E402
 from beam.evolve import heubase_components  # noqa: E402
 from beam.generators.composer import Composer, slot_of  # noqa: E402
-from beam.problem import import_by_path, load_problem  # noqa: E402
+from beam.problem import load_problem  # noqa: E402
 from beam.program import Program  # noqa: E402
 
 BBOB = ROOT / "problems" / "bbob"
