@@ -84,6 +84,15 @@ class BudgetedObjective:
         return values
 
 
+def function_packages() -> list[Path]:
+    """Folders of the packages that define the functions (``ioh``): hidden from the candidate where the
+    sandbox can hide paths, so it cannot rebuild an instance it has fingerprinted and read its optimum."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("ioh")
+    return [Path(p) for p in (spec.submodule_search_locations or [])] if spec is not None else []
+
+
 def sandbox_limits(problem, **overrides: Any) -> SandboxLimits:
     """Sandbox limits from ``[limits]`` in problem.toml (keyword overrides win)."""
     cfg = dict(problem.section("limits"), **overrides)
@@ -209,7 +218,7 @@ def evaluate(problem, candidate: Path, split: str = "validation", workload_file:
         datasets = load_datasets(problem, split, workload_file)
     limits = sandbox_limits(problem, **limit_overrides)
     max_time_s = float(problem.config["problem"].get("max_time_s", 0))
-    hidden = [problem.root] + ([Path(workload_file).resolve()] if workload_file else [])
+    hidden = [problem.root, *function_packages()] + ([Path(workload_file).resolve()] if workload_file else [])
     timeout = float(problem.section("limits").get("evaluation_timeout_s", 0)) or None
     deadline = time.perf_counter() + timeout if timeout else None
     per_dataset: dict[str, Any] = {}

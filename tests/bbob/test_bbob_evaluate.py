@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from beam.evaluate import CallbackRefused
+from beam.evaluate.isolation import running_as_root
 from beam.problem import load_problem
 from bbob_helpers import BBOB, ROOT, load_bbob_module, write_solver
 
@@ -160,3 +161,20 @@ def test_cli_eval_prints_the_table_and_exits_2_on_a_bad_workload_file(tmp_path):
     done = subprocess.run([sys.executable, "-m", "beam.cli", "eval", str(BBOB), str(write_solver(tmp_path, RANDOM)),
                            "--workloads", str(runs)], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 2 and "runs.json" in done.stderr and "not valid JSON" in done.stderr
+
+
+@pytest.mark.skipif(not (sys.platform == "linux" and running_as_root()), reason="hidden paths need Linux as root")
+def test_the_function_package_is_hidden_from_the_candidate(problem, tmp_path):
+    body = """
+        import numpy as np
+        def optimise(objective, dim, lower, upper, budget, seed):
+            try:
+                import ioh
+                ioh.get_problem(1, 1, dim, ioh.ProblemClass.BBOB)
+                return np.full(dim, 1.0)
+            except Exception:
+                return np.zeros(dim)
+    """
+    result = problem.evaluate(write_solver(tmp_path, body), datasets=tiny(functions=("bbob:1",)), reference=False)
+    sphere = inst.objective(inst.Run("bbob:1", 1, 3, 60, 7))
+    assert result["datasets"]["Sphere (f1)"]["gaps"][0] == pytest.approx(sphere.f(np.zeros((1, 3)))[0] - sphere.f_opt)
