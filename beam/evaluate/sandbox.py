@@ -8,6 +8,9 @@ Timing is measured here, in the host, around the whole request/reply, so the
 candidate cannot fake it by patching clocks in its own process. Between calls
 the host may :meth:`Sandbox.pause` the child (SIGSTOP on its process group) so
 that background threads cannot steal CPU from anything the host times meanwhile.
+An argument may be a :class:`beam.evaluate.callback.HostCallback`: the candidate
+then gets a function it can call mid-call to have the host compute something
+(see :mod:`beam.evaluate.callback`); the host's time answering is not counted.
 """
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from beam.evaluate import isolation, warm
+from beam.evaluate.callback import MAX_ERROR_CHARS, CallbackRefused, HostCallback
 from beam.evaluate.protocol import DeadlineExceeded, ProtocolError, encode, read_message, widen_pipe, write_message
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -124,10 +128,16 @@ def _own_uid(workdir: Path) -> tuple[int, list[tuple[Path, str]]] | None:
 
 @dataclass
 class CallResult:
-    """Outputs of one call and the wall time the host measured around it."""
+    """Outputs of one call and the wall time the host measured around it.
+
+    ``seconds`` excludes ``host_seconds``, the time the host spent answering the
+    call's ``requests`` to host callbacks.
+    """
 
     outputs: list[np.ndarray]
     seconds: float
+    host_seconds: float = 0.0
+    requests: int = 0
 
 
 @dataclass
@@ -153,6 +163,7 @@ class Sandbox:
         self._marker = f"BEAM_SANDBOX_ID={uuid.uuid4().hex}"
         self._paused = False
         self._nonce = 0
+        self._served = [0.0, 0]  # host seconds answering requests, requests answered (current call)
         self._uid: int | None = None
         self.enforced: list[str] = []
         self.keywords: list[str] = []
@@ -310,6 +321,7 @@ class Sandbox:
         host's CPU (so GPU work is complete). Raises :class:`SandboxError` for every
         failure; after a ``timeout``, ``crash``, ``protocol`` or ``violation`` the
         sandbox is closed. Keyword arguments are passed by name (check :meth:`accepts`).
+        A :class:`HostCallback` argument reaches the candidate as a function that asks the host.
         """
         if self._proc is None:
             raise SandboxError("crash", "the sandbox is not running")
@@ -318,9 +330,12 @@ class Sandbox:
             if not os.read(self._from_child, 1):  # end of file: the worker died between calls
                 self._fail(*self._death_reason())
             self._fail("violation", "the candidate wrote to the result channel outside of a call")
-        arrays, spec = [], []
+        arrays, spec, callbacks = [], [], []
         for name, arg in [(None, a) for a in args] + list(kwargs.items()):
-            if isinstance(arg, np.ndarray):
+            if isinstance(arg, HostCallback):
+                spec.append({"callback": len(callbacks)})
+                callbacks.append(arg)
+            elif isinstance(arg, np.ndarray):
                 spec.append({"array": len(arrays)})
                 arrays.append(arg)
             else:
@@ -331,16 +346,24 @@ class Sandbox:
         self._exchange(encode({"op": "stage", "nonce": self._next_nonce(), "device": self.limits.device,
                                "args": spec}, arrays), deadline, "placing the inputs")
         start = time.perf_counter()
+        self._served = [0.0, 0]
         outputs = self._exchange(encode({"op": "call", "nonce": self._next_nonce()}), start
-                                 + self.limits.call_timeout_s, "the call")
-        return CallResult(outputs=outputs, seconds=time.perf_counter() - start)
+                                 + self.limits.call_timeout_s, "the call", callbacks)
+        host_seconds, requests = self._served
+        return CallResult(outputs=outputs, seconds=time.perf_counter() - start - host_seconds,
+                          host_seconds=host_seconds, requests=requests)
 
     def _next_nonce(self) -> int:
         self._nonce += 1
         return self._nonce
 
-    def _exchange(self, message: bytes, deadline: float, what: str) -> list[np.ndarray]:
-        """Send one request and return the outputs of its reply (raising on any failure)."""
+    def _exchange(self, message: bytes, deadline: float, what: str,
+                  callbacks: list[HostCallback] = ()) -> list[np.ndarray]:
+        """Send one request and return the outputs of its reply (raising on any failure).
+
+        Requests to ``callbacks`` arriving before the reply are answered; each
+        pushes the deadline back by the host's time answering it.
+        """
         try:
             write_message(self._to_child, message, deadline)
         except DeadlineExceeded:
@@ -348,6 +371,12 @@ class Sandbox:
         except (BrokenPipeError, OSError):
             self._fail(*self._death_reason())
         header, outputs = self._receive(deadline, what)
+        refusals = 0
+        while header.get("op") == "request":
+            spent, refused = self._answer(header, outputs, callbacks, deadline, refusals)
+            refusals += refused
+            deadline += spent
+            header, outputs = self._receive(deadline, what)
         if header.get("nonce") != self._nonce:
             self._fail("violation", "the reply does not answer this call")
         if not header.get("ok"):
@@ -355,6 +384,38 @@ class Sandbox:
             kind = "memory" if any(m in error for m in MEMORY_MARKERS) else "runtime"
             raise SandboxError(kind, error)
         return outputs
+
+    def _answer(self, header: dict, arrays: list[np.ndarray], callbacks: list[HostCallback],
+                deadline: float, refusals: int) -> tuple[float, int]:
+        """Answer one request to a host callback; ``(host seconds spent, 1 if refused else 0)``."""
+        start = time.perf_counter()
+        index = header.get("callback")
+        if header.get("nonce") != self._nonce or not callbacks:
+            self._fail("violation", "the candidate sent a request to the host outside of a call with a host callback")
+        if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(callbacks):
+            self._fail("violation", f"the request names no host callback of this call ({index!r})")
+        callback = callbacks[index]
+        try:
+            reply = encode({"op": "answer", "nonce": self._nonce}, callback.answer(arrays))
+            refused = 0
+        except CallbackRefused as exc:
+            if refusals >= callback.max_refusals:
+                self._fail("violation", f"the candidate kept asking after {refusals} refused requests; last: {exc}")
+            reply = encode({"op": "refused", "nonce": self._nonce, "error": str(exc)[:MAX_ERROR_CHARS]})
+            refused = 1
+        except BaseException:
+            self.close()  # a bug of the host's function: leave no half-answered worker behind
+            raise
+        try:
+            write_message(self._to_child, reply, deadline + time.perf_counter() - start)
+        except DeadlineExceeded:
+            self._fail("timeout", "the candidate did not read the host's answer in time")
+        except (BrokenPipeError, OSError):
+            self._fail(*self._death_reason())
+        spent = time.perf_counter() - start
+        self._served[0] += spent
+        self._served[1] += 1
+        return spent, refused
 
     # ----------------------------------------------------------------- internals
     def _receive(self, deadline: float, what: str) -> tuple[dict, list[np.ndarray]]:

@@ -5,8 +5,10 @@ process), or entered through :func:`serve` in a child forked from a warm parent
 (``beam.evaluate.zygote``). It imports the candidate module from the sandbox directory, then answers
 ``call`` requests: arrays arrive as numpy buffers and are handed to the entry
 function as torch tensors (as numpy arrays when ``BEAM_SANDBOX_ARRAYS=numpy``); the outputs (a tensor/array or a tuple of them) go
-back as raw buffers. Nothing here is trusted by the host: the host validates
-every reply.
+back as raw buffers. An argument the host sent as a host callback becomes a
+:class:`beam.evaluate.callback.HostFunction` the candidate may call during the
+call (its requests and the host's answers share the two pipes). Nothing here is
+trusted by the host: the host validates every reply and every request.
 """
 from __future__ import annotations
 
@@ -61,6 +63,7 @@ def main(argv: list[str]) -> int:
 
 def serve(candidate: str, entry: str, in_fd: int, out_fd: int, threads: int = 1) -> int:
     """Import ``candidate`` and answer calls on the two pipe descriptors until the host closes them."""
+    from beam.evaluate.callback import HostFunction
     from beam.evaluate.protocol import encode, read_message, write_message
 
     import numpy as np
@@ -99,10 +102,13 @@ def serve(candidate: str, entry: str, in_fd: int, out_fd: int, threads: int = 1)
             torch = sys.modules.get("torch")  # the candidate may return tensors if it imported torch
         try:
             if op == "stage":
-                staged = _place(header, arrays, None if as_numpy else torch)
+                staged = _place(header, arrays, None if as_numpy else torch, in_fd, out_fd)
                 reply = encode({"ok": True, "nonce": nonce})
             else:
                 (args, kwargs), staged = staged or ([], {}), None
+                for value in (*args, *kwargs.values()):
+                    if isinstance(value, HostFunction):
+                        value.nonce = nonce
                 outputs = _outputs(function(*args, **kwargs), torch, np)
                 reply = encode({"ok": True, "nonce": nonce}, outputs)
         except BaseException as exc:  # report every failure of candidate code, even SystemExit
@@ -110,15 +116,21 @@ def serve(candidate: str, entry: str, in_fd: int, out_fd: int, threads: int = 1)
         write_message(out_fd, reply)
 
 
-def _place(header: dict, arrays: list, torch) -> tuple[list, dict]:
+def _place(header: dict, arrays: list, torch, in_fd: int = -1, out_fd: int = -1) -> tuple[list, dict]:
     """The call's arguments (positional, by name), arrays as tensors on the requested device (before timing).
 
     With ``torch`` None (the ``arrays="numpy"`` mode) arrays stay numpy arrays, on the CPU.
+    A ``{"callback": k}`` argument becomes a host function speaking on ``in_fd``/``out_fd``.
     """
+    from beam.evaluate.callback import HostFunction
+
     device = str(header.get("device") or "cpu")
+    wrap = None if torch is None else torch.from_numpy
     args, kwargs = [], {}
     for arg in header["args"]:
-        if "array" in arg:
+        if "callback" in arg:
+            value = HostFunction(in_fd, out_fd, int(arg["callback"]), wrap)
+        elif "array" in arg:
             value = arrays[arg["array"]]
             if torch is not None:
                 value = torch.from_numpy(value)
