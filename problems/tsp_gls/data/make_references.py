@@ -5,7 +5,12 @@ Voudouris-Tsang utility, no iteration limit) run SEEDS times per instance with
 a longer time than the candidates get (see BUDGET); the shortest tour wins.
 Existing entries with the same distances are kept unless --force.
 
-    .venv/bin/python problems/tsp_gls/data/make_references.py [--force]
+    .venv/bin/python problems/tsp_gls/data/make_references.py [--force] [--seconds S]
+
+``--seconds S`` runs one seed of S seconds per instance instead (for tests).
+``--compare-pyvrp CITIES SEED SECONDS`` instead solves one generated instance
+with pyvrp (one uncapacitated vehicle, coordinates x 1e6, needs ``pip install
+pyvrp``) and with this GLS for the same time and prints both lengths.
 """
 from __future__ import annotations
 
@@ -35,8 +40,39 @@ def budget(cities: int) -> tuple[int, float]:
     return 1, 60.0
 
 
+def pyvrp_tour(xy: np.ndarray, seconds: float, scale: float = 1e6) -> np.ndarray:
+    """Tour of pyvrp's HGS with one uncapacitated vehicle on integer distances round(scale x Euclidean)."""
+    from pyvrp import Model
+    from pyvrp.stop import MaxRuntime
+
+    model = Model()
+    model.add_vehicle_type(num_available=1)
+    locations = [model.add_location(x=float(a), y=float(b)) for a, b in xy]
+    model.add_depot(locations[0])
+    for location in locations[1:]:
+        model.add_client(location)
+    dist = np.rint(instances.euclidean(xy) * scale).astype(np.int64)
+    for i, frm in enumerate(locations):
+        for j, to in enumerate(locations):
+            model.add_edge(frm, to, distance=int(dist[i, j]))
+    result = model.solve(stop=MaxRuntime(seconds), display=False, seed=1)
+    visits = [a.idx + 1 for a in result.best.routes()[0] if a.is_client()]  # client k is location k + 1
+    return np.asarray([0] + visits, dtype=np.int64)
+
+
+def compare_pyvrp(cities: int, seed: int, seconds: float) -> None:
+    xy = instances.uniform_coordinates(cities, seed)
+    d = instances.euclidean(xy)
+    print(f"pyvrp HGS, {seconds:g} s: {tour_length(d, pyvrp_tour(xy, seconds)):.4f}")
+    print(f"classic GLS, {seconds:g} s: {tour_length(d, guided_local_search(d, d, seconds, 0, iter_limit=10**9)):.4f}")
+
+
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["--compare-pyvrp"]:
+        compare_pyvrp(int(argv[1]), int(argv[2]), float(argv[3]))
+        return 0
     force = "--force" in argv
+    quick = float(argv[argv.index("--seconds") + 1]) if "--seconds" in argv else None  # one seed of that many seconds
     problem = load_problem(HERE.parent)
     path = instances.REFERENCES
     refs = instances.load_references(path)
@@ -50,7 +86,7 @@ def main(argv: list[str]) -> int:
                 old = refs.get(inst.name)
                 if old and old.get("fingerprint") == fp and not force:
                     continue
-                seeds, seconds = budget(inst.cities)
+                seeds, seconds = budget(inst.cities) if quick is None else (1, quick)
                 best, best_len = None, float("inf")
                 for seed in range(seeds):
                     tour = guided_local_search(inst.distance, inst.distance, seconds, seed, iter_limit=10**9)
