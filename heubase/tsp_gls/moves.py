@@ -17,6 +17,16 @@ import numpy as np
 INF = float("inf")
 
 
+def _cost(flat: np.ndarray, n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``distance[a, b]`` through the flattened matrix (``np.take`` on 1-D is ~3x faster than 2-D fancy indexing)."""
+    return np.take(flat, a * n + b)
+
+
+def _wrap(index: np.ndarray, n: int) -> np.ndarray:
+    """``index % n`` for indices in ``[-n, 2n)`` (numpy's integer modulo is ~10x slower than this)."""
+    return np.where(index < 0, index + n, np.where(index >= n, index - n, index))
+
+
 def best_two_opt(distance: np.ndarray, tour: np.ndarray, pos: np.ndarray, cities: np.ndarray,
                  candidates: np.ndarray) -> tuple[float, tuple | None]:
     """Best 2-opt move that adds an edge ``(c, x)`` for a city ``c`` of ``cities`` and ``x`` in its row of
@@ -25,13 +35,15 @@ def best_two_opt(distance: np.ndarray, tour: np.ndarray, pos: np.ndarray, cities
     Returns ``(delta, ("2opt", p, q))``: remove edges at tour positions p and q (p < q), reverse ``tour[p+1:q+1]``.
     """
     n = len(tour)
+    flat = np.ascontiguousarray(distance).ravel()
     c1 = np.asarray(cities)[:, None]
     c3 = np.asarray(candidates)
-    i, j = pos[c1], pos[c3]
+    i, j = pos[c1], np.take(pos, c3)
+    new_edge = _cost(flat, n, c1, c3)
     best, move = INF, None
     for step in (1, -1):  # successor variant, predecessor variant
-        c2, c4 = tour[(i + step) % n], tour[(j + step) % n]
-        delta = distance[c1, c3] + distance[c2, c4] - distance[c1, c2] - distance[c3, c4]
+        c2, c4 = np.take(tour, i + step, mode="wrap"), np.take(tour, j + step, mode="wrap")
+        delta = new_edge + _cost(flat, n, c2, c4) - _cost(flat, n, c1, c2) - _cost(flat, n, c3, c4)
         delta = np.where((c3 == c1) | (c3 == c2) | (c4 == c1), INF, delta)
         k = int(np.argmin(delta))
         if delta.flat[k] < best:
@@ -53,16 +65,20 @@ def best_or_opt(distance: np.ndarray, tour: np.ndarray, pos: np.ndarray, starts:
     n = len(tour)
     if n < 5:
         return INF, None
-    start = np.asarray(starts)[:, None] % n
+    flat = np.ascontiguousarray(distance).ravel()
+    start = _wrap(np.asarray(starts)[:, None], n)
     length = np.asarray(lengths)[:, None]
-    t = np.asarray(slots) % n
-    s1, sl = tour[start], tour[(start + length - 1) % n]
-    prev, nxt = tour[(start - 1) % n], tour[(start + length) % n]
-    u, v = tour[t], tour[(t + 1) % n]
-    removed = distance[prev, s1] + distance[sl, nxt] - distance[prev, nxt]
-    forward = distance[u, s1] + distance[sl, v] - distance[u, v]
-    backward = distance[u, sl] + distance[s1, v] - distance[u, v]
-    inside = ((t - start) % n < length) | ((t + 1 - start) % n < length)
+    t = _wrap(np.asarray(slots), n)
+    s1, sl = tour[start], np.take(tour, start + length - 1, mode="wrap")
+    prev, nxt = np.take(tour, start - 1, mode="wrap"), np.take(tour, start + length, mode="wrap")
+    edge = _cost(flat, n, tour, np.roll(tour, -1))  # length of the edge starting at each position
+    u, v = np.take(tour, t), np.take(tour, t + 1, mode="wrap")
+    removed = _cost(flat, n, prev, s1) + _cost(flat, n, sl, nxt) - _cost(flat, n, prev, nxt)
+    old = np.take(edge, t)
+    forward = _cost(flat, n, u, s1) + _cost(flat, n, sl, v) - old
+    backward = _cost(flat, n, u, sl) + _cost(flat, n, s1, v) - old
+    offset = _wrap(t - start, n)  # slot position relative to the segment's start
+    inside = (offset < length) | (offset == n - 1)  # the slot's first or second city is in the segment
     delta = np.where(inside, INF, np.minimum(forward, backward) - removed)
     k = int(np.argmin(delta))
     if not delta.flat[k] < INF:
