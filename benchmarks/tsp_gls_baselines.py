@@ -15,6 +15,7 @@ HeuBase code is trusted, so it runs in-process; the tours are checked and
 measured with the evaluator's own functions.
 
     python benchmarks/tsp_gls_baselines.py [--markdown] [--split test] [--datasets TSP-100]
+    python benchmarks/tsp_gls_baselines.py --rounds [--split validation]   # GLS rounds done per time limit
 """
 from __future__ import annotations
 
@@ -96,13 +97,38 @@ def best_guide_on_train(problem) -> tuple[str, float]:
     return best, scores[best]
 
 
+def count_rounds(problem, split: str) -> None:
+    """Print how many GLS rounds classic GLS completes on the first instance of each dataset at its time limit."""
+    from heubase.tsp_gls import gls
+
+    calls = [0]
+    descent = gls.local_search
+
+    def counted(*args, **kwargs):
+        calls[0] += 1
+        return descent(*args, **kwargs)
+
+    gls.local_search = counted
+    try:
+        for d in instances.split_datasets(problem, split):
+            calls[0] = 0
+            gls.guided_local_search(d.instances[0].distance, d.instances[0].distance, d.time_limit_s, 0)
+            print(f"{d.name}: {calls[0] - 1} GLS rounds in {d.time_limit_s:g} s ({d.instances[0].cities} cities)")
+    finally:
+        gls.local_search = descent
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--split", default="test")
     parser.add_argument("--datasets", nargs="*", help="dataset names of the split (default: all)")
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    parser.add_argument("--rounds", action="store_true", help="only count classic GLS rounds per time limit")
     args = parser.parse_args(argv)
     problem = load_problem(TSP_GLS)
+    if args.rounds:
+        count_rounds(problem, args.split)
+        return 0
     data = [d for d in instances.split_datasets(problem, args.split) if not args.datasets or d.name in args.datasets]
     best, train_gap = best_guide_on_train(problem)
     rows = [("nearest neighbour", nearest_neighbour), ("2-opt local search alone (restarts)", two_opt_restarts),

@@ -100,8 +100,9 @@ def score_dataset(box: Sandbox, data, grace_s: float, deadline: float | None) ->
     lengths, refs, gaps, seconds = [], [], [], []
     for instance in data.instances:
         if instance.reference is None:
-            raise ValueError(f"{data.name}, instance {instance.name}: no reference length cached; run "
-                             f"problems/tsp_gls/data/make_references.py (or give a TSPLIB .opt.tour)")
+            raise ValueError(f"{data.name}, instance {instance.name}: no reference length known (generated "
+                             f"instances: run problems/tsp_gls/data/make_references.py; a TSPLIB file: put "
+                             f"<name>.opt.tour beside it)")
         try:
             length, spent = solve_in_sandbox(box, instance, data.time_limit_s, grace_s)
         except InvalidTour as exc:
