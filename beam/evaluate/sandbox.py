@@ -57,6 +57,16 @@ class SandboxLimits:
     device: str = "cpu"  # where the worker puts its inputs: "cpu" or "cuda[:N]" (no address-space limit then)
     fresh_process: bool = False  # start a new interpreter instead of forking from the warm parent
 
+    @classmethod
+    def from_config(cls, config: dict[str, Any], **overrides: Any) -> "SandboxLimits":
+        """Limits from a problem's ``[limits]`` table; keyword overrides win, unknown keys are ignored.
+
+        >>> SandboxLimits.from_config({"memory_mb": 512, "evaluation_timeout_s": 9}, cpu_seconds=5).memory_mb
+        512
+        """
+        merged = dict(config, **overrides)
+        return cls(**{k: v for k, v in merged.items() if k in cls.__dataclass_fields__})
+
 
 def resolve_device(device: str) -> str:
     """``"auto"`` becomes ``"cuda"`` when this host sees an NVIDIA GPU, else ``"cpu"``; others are checked."""
