@@ -22,8 +22,13 @@ def test_summary_reads_best_metrics_and_evaluations_to_reach_the_reference(tmp_p
             store.record_evaluation(pid, "validation", {"valid": fitness is not None, "fitness": fitness,
                                                         "ms_per_call": 10.0 + index})
     summary = ablation.summarise(tmp_path, ("ms_per_call",), target=0.7)
-    assert summary == {"evaluations": 4, "fitness": 0.9, "ms_per_call": 13.0, "reached": 3}
+    assert summary == {"evaluations": 4, "fitness": 0.9, "ms_per_call": 13.0, "reached": 3,
+                       "trajectory": [0.5, None, 0.72, 0.9]}
     assert ablation.summarise(tmp_path, (), target=0.95)["reached"] is None
+    # the stricter target is reached later on the same trajectory, never where it is above every fitness
+    assert ablation.evaluations_to_reach(summary["trajectory"], 0.8) == 4
+    assert ablation.evaluations_to_reach(summary["trajectory"], 0.91) is None
+    assert ablation.evaluations_to_reach(summary["trajectory"], None) is None
     assert ablation.mean_std([0.5, 0.7], 4) == "0.6000 ± 0.1414"
     assert ablation.mean_std([0.5, None], 2) == "0.50 ± 0.00 (1 none)"
     assert ablation.reached_text([3, None]) == "3, never"
