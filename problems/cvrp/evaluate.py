@@ -39,9 +39,7 @@ reference = import_by_path(HERE / "reference.py", "beam_problem_cvrp_reference")
 
 def sandbox_limits(problem, **overrides: Any) -> SandboxLimits:
     """Sandbox limits from ``[limits]`` in problem.toml (keyword overrides win)."""
-    cfg = dict(problem.section("limits"), **overrides)
-    known = SandboxLimits.__dataclass_fields__
-    return SandboxLimits(**{k: v for k, v in cfg.items() if k in known})
+    return SandboxLimits.from_config(problem.section("limits"), **overrides)
 
 
 def load_datasets(problem, split: str = "validation", workload_file: Path | None = None,

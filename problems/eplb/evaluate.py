@@ -103,9 +103,7 @@ def load_history(problem, split: str = "validation", workload_file: Path | None 
 
 def sandbox_limits(problem, **overrides: Any) -> SandboxLimits:
     """Sandbox limits from ``[limits]`` in problem.toml (keyword overrides win)."""
-    cfg = dict(problem.section("limits"), **overrides)
-    known = SandboxLimits.__dataclass_fields__
-    limits = SandboxLimits(**{k: v for k, v in cfg.items() if k in known})
+    limits = SandboxLimits.from_config(problem.section("limits"), **overrides)
     return dataclasses.replace(limits, device=resolve_device(limits.device))
 
 

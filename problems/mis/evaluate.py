@@ -93,9 +93,7 @@ def allowed_seconds(problem, time_limit_s: float) -> float:
 def sandbox_limits(problem, datasets: list, **overrides: Any) -> SandboxLimits:
     """Sandbox limits from ``[limits]``; the per-call timeout covers the slowest allowed call plus 5 s."""
     longest = max((allowed_seconds(problem, d.time_limit_s) for d in datasets), default=1.0)
-    cfg = dict(problem.section("limits"), call_timeout_s=longest + 5.0, **overrides)
-    known = SandboxLimits.__dataclass_fields__
-    return SandboxLimits(**{k: v for k, v in cfg.items() if k in known})
+    return SandboxLimits.from_config(problem.section("limits"), **{"call_timeout_s": longest + 5.0, **overrides})
 
 
 def load_datasets(problem, split: str = "validation", workload_file: Path | None = None) -> list:
