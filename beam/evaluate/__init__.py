@@ -6,6 +6,7 @@
 * :mod:`beam.evaluate.worker` — the child side: loads the candidate and answers calls.
 * :mod:`beam.evaluate.callback` — host callbacks: functions a candidate may ask the host to run mid-call.
 * :mod:`beam.evaluate.warm` / :mod:`beam.evaluate.zygote` — the warm parent that forks workers.
+* :mod:`beam.evaluate.datasets` — one sandbox, several datasets: the loop dataset-based evaluators share.
 * :mod:`beam.evaluate.service` — the engine's store-backed, budgeted door to evaluation.
 """
 from beam.evaluate.callback import CallbackRefused, HostCallback, HostRefused

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from beam.evaluate.datasets import score_datasets
 from beam.evaluate import Sandbox, SandboxError, SandboxLimits
 from beam.problem import import_by_path
 
@@ -116,14 +117,10 @@ def evaluate(problem, candidate: Path, split: str = "validation", workload_file:
     limits = sandbox_limits(problem, **limit_overrides)
     max_time_s = float(problem.config["problem"].get("max_time_s", 0))
     hidden = [problem.root] + ([Path(workload_file).resolve()] if workload_file else [])
-    timeout = float(problem.section("limits").get("evaluation_timeout_s", 0)) or None
-    deadline = time.perf_counter() + timeout if timeout else None
-    per_dataset: dict[str, Any] = {}
     try:
-        with Sandbox(candidate, problem.entry, limits, hidden_paths=tuple(hidden), arrays="numpy") as box:
-            for data in datasets:
-                per_dataset[data.name] = score_dataset(problem, box, data, max_time_s, deadline)
-            enforced = box.enforced
+        per_dataset, enforced = score_datasets(
+            candidate, problem.entry, limits, problem.section("limits"), datasets,
+            lambda box, data, deadline: score_dataset(problem, box, data, max_time_s, deadline), hidden)
     except SandboxError as exc:
         return failure(exc.kind, exc.message)
     except online.InvalidScores as exc:

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from beam.evaluate.datasets import evaluation_deadline
 from beam.evaluate import Sandbox, SandboxError, SandboxLimits, device_name, resolve_device
 from beam.problem import import_by_path
 
@@ -283,8 +284,7 @@ def evaluate(problem, candidate: Path, split: str = "validation", workload_file:
         raise ValueError(f"{problem.root / 'problem.toml'}: no [[shapes]] to score")
     per_shape: dict[str, Any] = {}
     reference = reference_sandbox(problem, limits)
-    timeout = float(problem.section("limits").get("evaluation_timeout_s", 0)) or None
-    deadline = time.perf_counter() + timeout if timeout else None
+    deadline = evaluation_deadline(problem.section("limits"))
     try:
         with Sandbox(candidate, problem.entry, limits, hidden_paths=tuple(hidden)) as box:
             for shape in shapes:

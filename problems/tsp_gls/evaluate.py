@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from beam.evaluate.datasets import score_datasets
 from beam.evaluate import Sandbox, SandboxError, SandboxLimits
 from beam.problem import import_by_path
 
@@ -137,14 +138,10 @@ def evaluate(problem, candidate: Path, split: str = "validation", workload_file:
     if workload_file:  # the file and its optimal tour, if any
         path = Path(workload_file).resolve()
         hidden += [p for p in (path, path.with_name(path.name.removesuffix(".tsp") + ".opt.tour")) if p.exists()]
-    timeout = float(problem.section("limits").get("evaluation_timeout_s", 0)) or None
-    deadline = time.perf_counter() + timeout if timeout else None
-    per_dataset: dict[str, Any] = {}
     try:
-        with Sandbox(candidate, problem.entry, limits, hidden_paths=tuple(hidden), arrays="numpy") as box:
-            for data in datasets:
-                per_dataset[data.name] = score_dataset(box, data, grace, deadline)
-            enforced = box.enforced
+        per_dataset, enforced = score_datasets(
+            candidate, problem.entry, limits, problem.section("limits"), datasets,
+            lambda box, data, deadline: score_dataset(box, data, grace, deadline), hidden)
     except SandboxError as exc:
         return failure(exc.kind, exc.message)
     except InvalidTour as exc:
