@@ -5,6 +5,7 @@ Every malformed piece (missing file, bad TOML, wrong types) raises
 """
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import sys
 import threading
@@ -25,10 +26,21 @@ class ProblemError(ValueError):
 def import_by_path(path: Path, key: str) -> ModuleType:
     """Import the file at ``path`` once under the module name ``key`` (problem folders are not packages).
 
-    Thread-safe: a thread never sees another thread's half-executed module.
+    A different file asked for under a ``key`` already taken (a copy of a problem
+    folder used in the same process) gets a name of its own, so it never receives
+    the other file's module. Thread-safe: a thread never sees another thread's
+    half-executed module.
     """
     with _IMPORT_LOCK:
-        return _import_by_path(path, key)
+        return _import_by_path(Path(path), _module_key(Path(path), key))
+
+
+def _module_key(path: Path, key: str) -> str:
+    loaded = sys.modules.get(key)
+    where = getattr(loaded, "__file__", None)
+    if loaded is None or where is None or Path(where).resolve() == path.resolve():
+        return key
+    return f"{key}_{hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]}"
 
 
 def _import_by_path(path: Path, key: str) -> ModuleType:
