@@ -4,6 +4,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from beam.program import MAX_TIME, Program
+
 ROOT = Path(__file__).resolve().parents[1]
 EPLB = ROOT / "problems" / "eplb"
 # tiny workloads; fitness and validity independent of timing
@@ -12,8 +14,13 @@ REPRODUCIBLE_EPLB = (("windows = 9", "windows = 3"), ("layers = 58", "layers = 4
                      ("speed_weight = 0.005", "speed_weight = 0.0"), ("max_ms_per_call = 250.0", "max_ms_per_call = 0.0"))
 
 
+SKELETON_MAX_TIME = 1.0   # seconds: far above a call on 4 layers, below the 5 s call timeout
+
+
 def reproducible_copy(folder: Path) -> Path:
-    """Copy problems/eplb into ``folder/eplb`` with tiny workloads, speed excluded from fitness, no too-slow rule."""
+    """Copy problems/eplb into ``folder/eplb`` with tiny workloads, speed excluded from fitness, no too-slow rule,
+    and skeletons whose time limit (MAX_TIME) no call reaches, so deadline-bound solvers give the same plans on
+    a loaded machine."""
     root = folder / "eplb"
     shutil.copytree(EPLB, root, ignore=shutil.ignore_patterns("__pycache__"))
     toml = (root / "problem.toml").read_text()
@@ -21,4 +28,8 @@ def reproducible_copy(folder: Path) -> Path:
         assert old in toml, f"problems/eplb/problem.toml no longer has {old!r}"
         toml = toml.replace(old, new)
     (root / "problem.toml").write_text(toml)
+    for skeleton in sorted((root / "skeletons").glob("*.py")):
+        program = Program.parse(skeleton.read_text()).with_hyperparameters({MAX_TIME: SKELETON_MAX_TIME},
+                                                                           allow_max_time=True)
+        skeleton.write_text(program.source)
     return root
