@@ -14,6 +14,7 @@ import pytest
 
 from beam.evolve import EvolveOptions, evolve
 from beam.problem import load_problem
+from beam.program import MAX_TIME, Program
 from beam.store import RunStore
 
 EXECUTORS = {"local-warm": {"executor": "local", "sandbox": "warm"},
@@ -26,9 +27,8 @@ def untimed_copy(problem_root, folder):
     root = folder / problem_root.name
     shutil.copytree(problem_root, root)
     for skeleton in (root / "skeletons").glob("*.py"):
-        text = skeleton.read_text()
-        assert "\nMAX_TIME = 0.05\n" in text, skeleton
-        skeleton.write_text(text.replace("\nMAX_TIME = 0.05\n", "\nMAX_TIME = 30.0\n"))
+        program = Program.parse(skeleton.read_text()).with_hyperparameters({MAX_TIME: 30.0}, allow_max_time=True)
+        skeleton.write_text(program.source)
     return root
 
 

@@ -64,7 +64,7 @@ def test_proportional_counts_are_valid_and_within_one_of_the_quota(problem, powe
     assert counts.dtype == torch.int64 and counts.shape == weight.shape
     assert (counts >= 1).all() and (counts.sum(1) == slots).all()
     extra = slots - weight.shape[1]
-    share = weight ** power
+    share = (weight / weight.amax(1, keepdim=True).clamp(min=1e-300)) ** power   # scaled: subnormals do not vanish
     total = share.sum(1, keepdim=True)
     quota = torch.where(total > 0, share / total.clamp(min=1e-300), 1.0 / weight.shape[1]) * extra
     spare = (counts - 1).double()
