@@ -28,8 +28,12 @@ def reproducible_copy(folder: Path) -> Path:
         assert old in toml, f"problems/eplb/problem.toml no longer has {old!r}"
         toml = toml.replace(old, new)
     (root / "problem.toml").write_text(toml)
-    for skeleton in sorted((root / "skeletons").glob("*.py")):
-        program = Program.parse(skeleton.read_text()).with_hyperparameters({MAX_TIME: SKELETON_MAX_TIME},
-                                                                           allow_max_time=True)
-        skeleton.write_text(program.source)
+    set_skeleton_max_time(root, SKELETON_MAX_TIME)
     return root
+
+
+def set_skeleton_max_time(problem_root: Path, seconds: float) -> None:
+    """Rewrite MAX_TIME in every skeleton of ``problem_root`` (through beam.program, i.e. libcst)."""
+    for skeleton in sorted((problem_root / "skeletons").glob("*.py")):
+        program = Program.parse(skeleton.read_text()).with_hyperparameters({MAX_TIME: seconds}, allow_max_time=True)
+        skeleton.write_text(program.source)

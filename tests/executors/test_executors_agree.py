@@ -14,8 +14,8 @@ import pytest
 
 from beam.evolve import EvolveOptions, evolve
 from beam.problem import load_problem
-from beam.program import MAX_TIME, Program
 from beam.store import RunStore
+from reproducible import set_skeleton_max_time
 
 EXECUTORS = {"local-warm": {"executor": "local", "sandbox": "warm"},
              "local-fresh": {"executor": "local", "sandbox": "fresh"},
@@ -26,9 +26,7 @@ def untimed_copy(problem_root, folder):
     """``problem_root`` copied with every skeleton's time budget raised so that no deadline is reached."""
     root = folder / problem_root.name
     shutil.copytree(problem_root, root)
-    for skeleton in (root / "skeletons").glob("*.py"):
-        program = Program.parse(skeleton.read_text()).with_hyperparameters({MAX_TIME: 30.0}, allow_max_time=True)
-        skeleton.write_text(program.source)
+    set_skeleton_max_time(root, 30.0)
     return root
 
 
