@@ -1,0 +1,369 @@
+"""The fused fast pipeline (:func:`heubase.eplb.fast.rebalance_fast`) in numpy, with few, cheap operations.
+
+Same algorithm, a different cost model. On a CPU with one thread the fused
+torch pipeline spends most of its ~3 ms in per-op dispatch (a few µs per op,
+about 260 ops) and in ``torch.sort``, which takes ~0.6 ms for a ``[58, 320]``
+float64 row sort. Here:
+
+* every row sort is one ``int32`` sort of packed keys (quantised value in the
+  high bits, index in the low bits; numpy's SIMD sort, ~25 µs for
+  ``[58, 320]``), which yields the order and the values' ranks at once;
+* gathers and scatters are flat fancy indexing with precomputed row offsets;
+* loops run only over the ``c`` rounds of dealing and the swap rounds.
+
+Inputs and outputs are torch tensors, as everywhere in this package; numpy
+views share their memory, so the conversions cost microseconds. Orders of
+values closer than about ``2**-22`` of their row's largest value may differ
+from an exact sort (ties go to the lower index): harmless for balance.
+"""
+from __future__ import annotations
+
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+import torch
+
+from heubase.eplb.hierarchical import check_cluster, is_hierarchical
+from heubase.eplb.plan import checked_counts
+
+Replicator = Callable[[torch.Tensor, int], torch.Tensor]
+
+_KEY_BITS = 31  # int32 keys, sign bit unused
+
+
+def order_desc(values: np.ndarray) -> np.ndarray:
+    """Row-wise argsort of ``values [B, n]`` (finite, >= 0), largest first, ties to the lower index.
+
+    Long rows: one ``int32`` sort of keys ``(Q - q) << b | i`` with ``q`` the
+    value quantised to ``31 - b`` bits of its row's maximum and ``b`` the bits
+    of an index. Short rows (and rows too long for the keys): a stable argsort.
+
+    >>> order_desc(np.array([[1.0, 3.0, 2.0, 3.0]])).tolist()
+    [[1, 3, 2, 0]]
+    """
+    keys, bits = _descending_keys(values)
+    if keys is None:
+        return np.argsort(-values, axis=1, kind="stable")
+    keys.sort(axis=1)
+    keys &= (1 << bits) - 1
+    return keys
+
+
+def _descending_keys(values: np.ndarray) -> tuple[Optional[np.ndarray], int]:
+    """Unique ``int32`` keys ordering each row of ``values`` descending (ties by index), or None where
+    an argsort is as fast (rows of at most 16) or the keys would be too coarse."""
+    batch, n = values.shape
+    bits = max(1, (n - 1).bit_length())
+    value_bits = _KEY_BITS - bits
+    if n <= 16 or value_bits < 16:
+        return None, bits
+    top = (1 << value_bits) - 1
+    peak = values.max(1, keepdims=True)
+    scale = np.divide(top, peak, out=np.zeros_like(peak), where=peak > 0)
+    keys = (top - (values * scale).astype(np.int32)) << bits
+    keys |= np.arange(n, dtype=np.int32)
+    return keys, bits
+
+
+def proportional_counts(weight: np.ndarray, num_slots: int, power: float = 1.0) -> np.ndarray:
+    """Largest-remainder shares of ``num_slots`` per row of ``weight [B, n]`` (>= 0): ``[B, n]`` int64.
+
+    Every item keeps one slot; the ``num_slots - n`` spare slots go in
+    proportion to ``weight ** power`` (whole quotas first, the rest to the
+    largest remainders, ties to the lower index); a row without load shares
+    them evenly. As :func:`heubase.eplb.replicate.replicate_proportional`.
+
+    >>> proportional_counts(np.array([[5.0, 1.0, 2.0, 0.0]]), 8).tolist()   # quotas 2.5, 0.5, 1, 0
+    [[4, 1, 2, 1]]
+    """
+    batch, n = weight.shape
+    extra = num_slots - n
+    if extra < 0:
+        raise ValueError(f"{num_slots} slots cannot hold {n} items")
+    if extra == 0 or batch == 0:
+        return np.ones((batch, n), dtype=np.int64)
+    share = weight / np.maximum(weight.max(1, keepdims=True), 1e-300)
+    if power != 1.0:
+        if power > 0:
+            with np.errstate(divide="ignore"):
+                share = np.exp(np.log(share) * float(power))
+        else:                                                          # x ** 0 = 1: equal shares
+            share = np.ones_like(share)
+    total = share @ np.ones(n)
+    if not (total > 0).all():                                          # rows without load share evenly
+        share[total <= 0] = 1.0
+        total = share @ np.ones(n)
+    quota = share * (extra / total)[:, None]
+    whole = np.floor(quota)
+    left = np.rint(extra - whole @ np.ones(n)).astype(np.int64)        # in [0, n)
+    # the `left` largest remainders (ties to the lower index) by int32 keys: remainders lie in [0, 1)
+    bits = max(1, (n - 1).bit_length())
+    if bits > 15:
+        keys = np.empty((batch, n), dtype=np.int64)
+        np.put_along_axis(keys, np.argsort(whole - quota, axis=1, kind="stable"), np.arange(n), axis=1)
+    else:
+        top = (1 << (_KEY_BITS - bits)) - 1
+        keys = ((top - ((quota - whole) * top).astype(np.int32)) << bits) | np.arange(n, dtype=np.int32)
+    ranked = np.sort(keys, axis=1)
+    cut = np.take(ranked, np.arange(batch) * n + np.clip(left, 0, n - 1))       # the first key left out
+    if (left >= n).any():
+        cut[left >= n] = np.iinfo(keys.dtype).max
+    counts = whole.astype(np.int32) + 1
+    counts += keys < cut[:, None]
+    return counts.astype(np.int64)
+
+
+_SCHEDULES: dict[tuple[int, int], np.ndarray] = {}
+
+
+def _schedules(capacity: int, num_packs: int) -> np.ndarray:
+    """``[c, n]`` dealing orders of :func:`heubase.eplb.fast._schedules` (switch ``h = 1 … c``), cached; read-only."""
+    key = (capacity, num_packs)
+    if key not in _SCHEDULES:
+        h = np.arange(1, capacity + 1).reshape(-1, 1, 1)
+        k = np.arange(capacity).reshape(1, -1, 1)
+        j = np.arange(num_packs).reshape(1, 1, -1)
+        table = np.where(k < h, k * num_packs + j, h * num_packs + j * (capacity - h) + (k - h))
+        table = table.reshape(capacity, capacity * num_packs)
+        table.flags.writeable = False
+        _SCHEDULES[key] = table
+    return _SCHEDULES[key]
+
+
+def _row_offsets(batch: int, width: int) -> np.ndarray:
+    return (np.arange(batch) * width)[:, None]
+
+
+def deal_rounds(dealt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Deal rounds ``[B, c, m]`` (each sorted descending) onto ``m`` packs: ``(pack of each item, pack loads)``.
+
+    Round 0 puts item ``j`` on pack ``j``; every later round puts its ``j``-th
+    heaviest item on the ``j``-th lightest pack (cardinality-constrained LPT;
+    equal loads: lower pack first).
+
+    >>> packs, load = deal_rounds(np.array([[[5.0, 4.0], [3.0, 1.0]]]))
+    >>> packs.tolist(), load.tolist()
+    ([[[0, 1], [1, 0]]], [[6.0, 7.0]])
+    """
+    batch, rounds, m = dealt.shape
+    load = dealt[:, 0].copy()
+    packs = np.empty((batch, rounds, m), dtype=np.int64)
+    packs[:, 0] = np.arange(m)
+    flat = load.reshape(-1)
+    offsets = _row_offsets(batch, m)
+    bits = max(1, (m - 1).bit_length())
+    if m > 16 and rounds > 1:            # rank the loads by int32 keys, quantised on the row's final total
+        scale = ((1 << (_KEY_BITS - bits)) - 1) / np.maximum(dealt.reshape(batch, -1) @ np.ones(rounds * m), 1e-300)
+        scale = scale[:, None] * (1 - 1e-9)
+        index = np.arange(m, dtype=np.int32)
+    for k in range(1, rounds):
+        if m > 16:
+            keys = (load * scale).astype(np.int32) << bits
+            keys |= index
+            keys.sort(axis=1)
+            keys &= (1 << bits) - 1
+            lightest = keys
+        else:
+            lightest = np.argsort(load, axis=1, kind="stable")
+        packs[:, k] = lightest
+        flat[lightest + offsets] += dealt[:, k]
+    return packs, load
+
+
+def deal_table(ordered: np.ndarray, num_packs: int, switches: Optional[Sequence[int]] = None,
+               spread: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``[B, n]`` slot table of a packing of ``ordered [B, n]`` (rows sorted descending).
+
+    Entry ``p * c + k`` is the item dealt to pack ``p`` in round ``k``; returned
+    with the pack loads ``[B, m]``. As
+    :func:`heubase.eplb.fast._deal_table`: ``h`` plain rounds, then strided
+    tail rounds; every switch in ``switches`` (or the per-row automatic switch
+    ``± spread`` when None) is dealt and each row keeps the packing with the
+    lightest heaviest pack (the first on ties).
+    """
+    batch, items = ordered.shape
+    capacity = items // num_packs
+    if switches is None:
+        mean = ordered @ np.full(items, 1.0 / items)
+        above = (ordered > mean[:, None]) @ np.ones(items, dtype=np.int64)
+        centre = (above[:, None] + num_packs - 1) // num_packs
+        hs = np.minimum(np.maximum(centre + np.arange(-spread, spread + 1), 1), capacity)
+    else:
+        chosen = sorted({min(max(int(h), 1), capacity) for h in switches}) or [capacity]
+        hs = np.broadcast_to(np.array(chosen), (batch, len(chosen)))
+    count = hs.shape[1]
+    plan = _schedules(capacity, num_packs)[hs.reshape(-1) - 1]                          # [B * V, n]
+    source = ordered.reshape(-1)[plan + _row_offsets(batch, items).repeat(count, 0)]
+    packs, load = deal_rounds(source.reshape(batch * count, capacity, num_packs))
+    if count > 1:
+        pick = load.reshape(batch, count, num_packs).max(2).argmin(1) + np.arange(0, batch * count, count)
+        plan, packs, load = plan[pick], packs[pick], load[pick]
+    slot = packs * capacity + np.arange(capacity)[:, None]                                # [B, c, m]
+    table = np.empty(batch * items, dtype=np.int64)
+    table[slot.reshape(batch, items) + _row_offsets(batch, items)] = plan
+    return table.reshape(batch, items), load
+
+
+def swap_rounds(table_w: np.ndarray, table: np.ndarray, rounds: int = 1, near: Optional[float] = 0.03,
+                pairs: int = 1, load: Optional[np.ndarray] = None) -> None:
+    """Max–min 1-for-1 swaps on pack tables ``[B, m, c]`` (weights, ids; C-contiguous), in place.
+
+    As :func:`heubase.eplb.fast.swap_rounds`: per round and row the ``k``-th
+    heaviest pack is paired with the ``k``-th lightest (``k < pairs``), the swap
+    bringing each pair closest together is applied when it strictly lowers the
+    heavier one, and with ``near`` set no swap moves an item into a pack holding
+    a near twin (weight within a relative ``near``). ``load [B, m]``, the pack
+    loads if known, is kept up to date in place.
+
+    >>> w = np.array([[[4.0, 3.0], [2.0, 1.0]]]); ids = np.array([[[0, 1], [2, 3]]])
+    >>> swap_rounds(w, ids, 1); ids.tolist(), w.sum(2).tolist()
+    ([[[2, 1], [0, 3]]], [[5.0, 5.0]])
+    """
+    batch, m, c = table_w.shape
+    k = min(max(int(pairs), 1), m // 2)
+    if m < 2 or c < 1 or batch == 0 or rounds <= 0:
+        return
+    flat_w, flat_id = table_w.reshape(-1), table.reshape(-1)
+    if not (np.shares_memory(flat_w, table_w) and np.shares_memory(flat_id, table)):
+        raise ValueError("swap_rounds needs C-contiguous tables (it swaps in place)")
+    if load is None:
+        load = table_w @ np.ones(c)
+    flat_load = load.reshape(-1)
+    pack_off = np.arange(batch) * m                                                # [B]
+    within = np.arange(c)[:, None]
+    best_at = (np.arange(k)[:, None] * (c * c)) * batch + np.arange(batch)          # [k, B]
+    slack = np.abs(flat_w).max() * (4 * (m * c) ** 2 * np.finfo(np.float64).eps)
+    # work arrays are laid out [pair, item(s), row]: numpy's inner loops then run over the many rows
+    for _ in range(rounds):
+        if k == 1:
+            hi, lo = load.argmax(1)[None] + pack_off, load.argmin(1)[None] + pack_off   # flat pack ids [k, B]
+        else:
+            by_load = np.argsort(load, axis=1, kind="stable") + pack_off[:, None]
+            lo, hi = by_load[:, :k].T, by_load[:, :-k - 1:-1].T
+        half = (flat_load[hi] - flat_load[lo]) * 0.5
+        hi_at, lo_at = hi[:, None] * c + within, lo[:, None] * c + within          # flat slots [k, c, B]
+        w_hi, w_lo = flat_w[hi_at], flat_w[lo_at]
+        target = w_hi - half[:, None]                   # swapping i for j levels the pair when w_j = w_i - half
+        if near is not None:                 # a row / column with a near twin on the other side is barred
+            if near == 0:
+                twin = w_hi[:, :, None] == w_lo[:, None]
+            else:
+                twin = (w_lo[:, None] >= (w_hi * (1 - near))[:, :, None]) & (w_lo[:, None] <= (w_hi * (1 + near))[:, :, None])
+            target[twin.any(2)] = np.inf
+            w_lo = np.where(twin.any(1), -np.inf, w_lo)
+        score = np.abs(target[:, :, None] - w_lo[:, None])                         # [k, c, c, B]
+        flat = score.reshape(k, c * c, batch).argmin(1)                             # [k, B]
+        best = score.reshape(-1)[best_at + flat * batch]
+        here = hi * c + flat // c
+        there = np.where(best < half - slack, lo * c + flat % c, here)
+        delta = flat_w[here] - flat_w[there]
+        pos, src = np.concatenate((here, there)), np.concatenate((there, here))
+        flat_w[pos] = flat_w[src]
+        flat_id[pos] = flat_id[src]
+        flat_load[hi] -= delta
+        flat_load[lo] += delta
+
+
+def _as_loads(weight: torch.Tensor) -> np.ndarray:
+    """Float64 numpy loads of ``weight [L, E]``; NaN and negative loads count as 0, +inf as a huge load."""
+    if weight.dim() != 2:
+        raise ValueError(f"weight must be [layers, experts], got shape {tuple(weight.shape)}")
+    w = weight.detach().to("cpu").numpy().astype(np.float64)
+    if w.size and not (w.min() >= 0 and w.max() < np.inf):
+        w = np.clip(np.nan_to_num(w, nan=0.0, posinf=1e300, neginf=0.0), 0.0, None)
+    return w
+
+
+def _groups_to_nodes(w: np.ndarray, num_groups: int, nodes: int) -> np.ndarray:
+    """``[L * nodes, E / nodes]`` global expert ids of every node, whole groups per node, group loads levelled."""
+    layers, experts = w.shape
+    size = experts // num_groups
+    per_node = num_groups // nodes
+    group_load = w.reshape(layers, num_groups, size).sum(2)
+    order = order_desc(group_load)
+    if per_node == 1:
+        by_node = order
+    elif per_node == 2:                                                   # LPT: pair rank r with 2N-1-r
+        by_node = np.stack((order[:, :nodes], order[:, :nodes - 1:-1]), 2)
+    else:
+        ranked = np.take_along_axis(group_load, order, 1).reshape(layers, per_node, nodes)
+        packs, _ = deal_rounds(ranked)
+        place = packs * per_node + np.arange(per_node)[:, None]
+        by_node = np.empty_like(order)
+        np.put_along_axis(by_node, place.reshape(layers, num_groups), order, axis=1)
+    return (by_node.reshape(layers, num_groups, 1) * size + np.arange(size)).reshape(layers * nodes, -1)
+
+
+def rebalance_lean(weight: torch.Tensor, num_replicas: int, num_groups: int, num_nodes: int, num_gpus: int, *,
+                   switches: Optional[Sequence[int]] = None, spread: int = 0, refine_rounds: int = 2,
+                   near: Optional[float] = 0.03, pairs: int = 1, replicate: Optional[Replicator] = None,
+                   power: float = 1.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """EPLB plan ``(phy2log [L, R], log2phy [L, E, X], logcnt [L, E])``, int64 CPU tensors.
+
+    :func:`heubase.eplb.fast.rebalance_fast` with :func:`pack_spread
+    <heubase.eplb.fast.pack_spread>` packing, computed in numpy: whole groups to
+    nodes when ``num_groups % num_nodes == 0`` (else one flat group), replica
+    counts by ``replicate`` (any ``(loads [B, n] tensor, slots) -> counts``,
+    checked) or, when None, :func:`proportional_counts` with ``power``; replicas
+    dealt onto the node's GPUs (``switches``, ``spread``), then
+    ``refine_rounds`` rounds of :func:`swap_rounds` (``near``, ``pairs``).
+    ``log2phy`` lists every expert's slots, not necessarily in slot order.
+
+    >>> p, l2p, cnt = rebalance_lean(torch.tensor([[8.0, 1.0, 2.0, 1.0]]), 6, 2, 2, 2)
+    >>> p.tolist(), cnt.tolist()
+    ([[0, 0, 1, 2, 2, 3]], [[2, 1, 2, 1]])
+    """
+    w = _as_loads(weight)
+    layers, experts = w.shape
+    check_cluster(experts, num_replicas, num_groups, num_nodes, num_gpus)
+    nodes = num_nodes if is_hierarchical(num_groups, num_nodes) else 1
+    rows, node_experts, node_slots = layers * nodes, experts // nodes, num_replicas // nodes
+    gpus = num_gpus // nodes
+    per_gpu = node_slots // gpus
+
+    # 1. groups -> nodes: members[b] = global ids of node b's experts (row b = layer * nodes + node)
+    members = _groups_to_nodes(w, num_groups, nodes) if nodes > 1 else None
+    node_w = w if members is None else w.reshape(-1)[members + _row_offsets(layers, experts).repeat(nodes, 0)]
+
+    # 2. replica counts; replicas listed by load per replica, heaviest first
+    if replicate is None:
+        counts = proportional_counts(node_w, node_slots, power)
+    else:
+        counts = checked_counts(replicate(torch.from_numpy(node_w), node_slots), torch.from_numpy(node_w),
+                                node_slots, getattr(replicate, "__name__", "replicate")).numpy()
+    per_replica = node_w / counts
+    order = order_desc(per_replica)
+    flat_order = (order + _row_offsets(rows, node_experts)).reshape(-1)
+    sorted_counts = counts.reshape(-1)[flat_order]
+    src = np.repeat(flat_order, sorted_counts)                     # [rows * node_slots] flat index of each replica
+    item_load = per_replica.reshape(-1)[src].reshape(rows, node_slots)
+    expert_of = np.arange(experts) if members is None else members.reshape(-1)
+    if members is None:
+        item_expert = src % node_experts
+    else:
+        item_expert = expert_of[src]
+    first = np.cumsum(sorted_counts) - sorted_counts
+    item_rank = np.arange(src.size) - np.repeat(first, sorted_counts)
+
+    # 3. replicas -> GPUs: table[b, g * per_gpu + k] = replica (index into node b's list) in slot k of GPU g
+    table, gpu_load = deal_table(item_load, gpus, switches, spread)
+    table_at = table + _row_offsets(rows, node_slots)
+    if refine_rounds > 0 and gpus > 1 and per_gpu > 1:
+        table_w = item_load.reshape(-1)[table_at]
+        swap_rounds(table_w.reshape(rows, gpus, per_gpu), table_at.reshape(rows, gpus, per_gpu),
+                    refine_rounds, near, pairs, gpu_load)
+
+    # 4. the DeepSeek triple
+    phy2log = item_expert[table_at].reshape(layers, num_replicas)
+    if members is None:
+        logcnt = counts
+    else:
+        logcnt = np.empty(layers * experts, dtype=np.int64)
+        logcnt[members + _row_offsets(layers, experts).repeat(nodes, 0)] = counts
+        logcnt = logcnt.reshape(layers, experts)
+    width = int(counts.max())
+    log2phy = np.full(layers * experts * width, -1, dtype=np.int64)
+    where = (phy2log + _row_offsets(layers, experts)) * width + item_rank[table_at].reshape(layers, num_replicas)
+    log2phy[where] = np.arange(num_replicas)
+    return (torch.from_numpy(phy2log), torch.from_numpy(log2phy.reshape(layers, experts, width)),
+            torch.from_numpy(logcnt))
