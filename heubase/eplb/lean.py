@@ -23,13 +23,12 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 import torch
 
+from heubase.eplb.fast import _schedules
 from heubase.eplb.hierarchical import check_cluster, is_hierarchical
 from heubase.eplb.plan import checked_counts
+from heubase.eplb.replicate import KEY_BITS, proportional_shares
 
 Replicator = Callable[[torch.Tensor, int], torch.Tensor]
-
-_KEY_BITS = 31  # int32 keys, sign bit unused
-
 
 def order_desc(values: np.ndarray) -> np.ndarray:
     """Row-wise argsort of ``values [B, n]`` (finite, >= 0), largest first, ties to the lower index.
@@ -54,7 +53,7 @@ def _descending_keys(values: np.ndarray) -> tuple[Optional[np.ndarray], int]:
     an argsort is as fast (rows of at most 16) or the keys would be too coarse."""
     batch, n = values.shape
     bits = max(1, (n - 1).bit_length())
-    value_bits = _KEY_BITS - bits
+    value_bits = KEY_BITS - bits
     if n <= 16 or value_bits < 16:
         return None, bits
     top = (1 << value_bits) - 1
@@ -63,71 +62,6 @@ def _descending_keys(values: np.ndarray) -> tuple[Optional[np.ndarray], int]:
     keys = (top - (values * scale).astype(np.int32)) << bits
     keys |= np.arange(n, dtype=np.int32)
     return keys, bits
-
-
-def proportional_counts(weight: np.ndarray, num_slots: int, power: float = 1.0) -> np.ndarray:
-    """Largest-remainder shares of ``num_slots`` per row of ``weight [B, n]`` (>= 0): ``[B, n]`` int64.
-
-    Every item keeps one slot; the ``num_slots - n`` spare slots go in
-    proportion to ``weight ** power`` (whole quotas first, the rest to the
-    largest remainders, ties to the lower index); a row without load shares
-    them evenly. As :func:`heubase.eplb.replicate.replicate_proportional`.
-
-    >>> proportional_counts(np.array([[5.0, 1.0, 2.0, 0.0]]), 8).tolist()   # quotas 2.5, 0.5, 1, 0
-    [[4, 1, 2, 1]]
-    """
-    batch, n = weight.shape
-    extra = num_slots - n
-    if extra < 0:
-        raise ValueError(f"{num_slots} slots cannot hold {n} items")
-    if extra == 0 or batch == 0:
-        return np.ones((batch, n), dtype=np.int64)
-    share = weight / np.maximum(weight.max(1, keepdims=True), 1e-300)
-    if power != 1.0:
-        if power > 0:
-            with np.errstate(divide="ignore"):
-                share = np.exp(np.log(share) * float(power))
-        else:                                                          # x ** 0 = 1: equal shares
-            share = np.ones_like(share)
-    total = share @ np.ones(n)
-    if not (total > 0).all():                                          # rows without load share evenly
-        share[total <= 0] = 1.0
-        total = share @ np.ones(n)
-    quota = share * (extra / total)[:, None]
-    whole = np.floor(quota)
-    left = np.rint(extra - whole @ np.ones(n)).astype(np.int64)        # in [0, n)
-    # the `left` largest remainders (ties to the lower index) by int32 keys: remainders lie in [0, 1)
-    bits = max(1, (n - 1).bit_length())
-    if bits > 15:
-        keys = np.empty((batch, n), dtype=np.int64)
-        np.put_along_axis(keys, np.argsort(whole - quota, axis=1, kind="stable"), np.arange(n), axis=1)
-    else:
-        top = (1 << (_KEY_BITS - bits)) - 1
-        keys = ((top - ((quota - whole) * top).astype(np.int32)) << bits) | np.arange(n, dtype=np.int32)
-    ranked = np.sort(keys, axis=1)
-    cut = np.take(ranked, np.arange(batch) * n + np.clip(left, 0, n - 1))       # the first key left out
-    if (left >= n).any():
-        cut[left >= n] = np.iinfo(keys.dtype).max
-    counts = whole.astype(np.int32) + 1
-    counts += keys < cut[:, None]
-    return counts.astype(np.int64)
-
-
-_SCHEDULES: dict[tuple[int, int], np.ndarray] = {}
-
-
-def _schedules(capacity: int, num_packs: int) -> np.ndarray:
-    """``[c, n]`` dealing orders of :func:`heubase.eplb.fast._schedules` (switch ``h = 1 … c``), cached; read-only."""
-    key = (capacity, num_packs)
-    if key not in _SCHEDULES:
-        h = np.arange(1, capacity + 1).reshape(-1, 1, 1)
-        k = np.arange(capacity).reshape(1, -1, 1)
-        j = np.arange(num_packs).reshape(1, 1, -1)
-        table = np.where(k < h, k * num_packs + j, h * num_packs + j * (capacity - h) + (k - h))
-        table = table.reshape(capacity, capacity * num_packs)
-        table.flags.writeable = False
-        _SCHEDULES[key] = table
-    return _SCHEDULES[key]
 
 
 def _row_offsets(batch: int, width: int) -> np.ndarray:
@@ -153,7 +87,7 @@ def deal_rounds(dealt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     offsets = _row_offsets(batch, m)
     bits = max(1, (m - 1).bit_length())
     if m > 16 and rounds > 1:            # rank the loads by int32 keys, quantised on the row's final total
-        scale = ((1 << (_KEY_BITS - bits)) - 1) / np.maximum(dealt.reshape(batch, -1) @ np.ones(rounds * m), 1e-300)
+        scale = ((1 << (KEY_BITS - bits)) - 1) / np.maximum(dealt.reshape(batch, -1).sum(1), 1e-300)
         scale = scale[:, None] * (1 - 1e-9)
         index = np.arange(m, dtype=np.int32)
     for k in range(1, rounds):
@@ -184,15 +118,14 @@ def deal_table(ordered: np.ndarray, num_packs: int, switches: Optional[Sequence[
     batch, items = ordered.shape
     capacity = items // num_packs
     if switches is None:
-        mean = ordered @ np.full(items, 1.0 / items)
-        above = (ordered > mean[:, None]) @ np.ones(items, dtype=np.int64)
+        above = np.count_nonzero(ordered > ordered.mean(1, keepdims=True), axis=1)
         centre = (above[:, None] + num_packs - 1) // num_packs
         hs = np.minimum(np.maximum(centre + np.arange(-spread, spread + 1), 1), capacity)
     else:
         chosen = sorted({min(max(int(h), 1), capacity) for h in switches}) or [capacity]
         hs = np.broadcast_to(np.array(chosen), (batch, len(chosen)))
     count = hs.shape[1]
-    plan = _schedules(capacity, num_packs)[hs.reshape(-1) - 1]                          # [B * V, n]
+    plan = _schedules(capacity, num_packs).numpy()[hs.reshape(-1) - 1]                          # [B * V, n]
     source = ordered.reshape(-1)[plan + _row_offsets(batch, items).repeat(count, 0)]
     packs, load = deal_rounds(source.reshape(batch * count, capacity, num_packs))
     if count > 1:
@@ -226,42 +159,42 @@ def swap_rounds(table_w: np.ndarray, table: np.ndarray, rounds: int = 1, near: O
     flat_w, flat_id = table_w.reshape(-1), table.reshape(-1)
     if not (np.shares_memory(flat_w, table_w) and np.shares_memory(flat_id, table)):
         raise ValueError("swap_rounds needs C-contiguous tables (it swaps in place)")
-    if load is None:
-        load = table_w @ np.ones(c)
-    flat_load = load.reshape(-1)
-    pack_off = np.arange(batch) * m                                                # [B]
+    load = np.einsum("bmc->bm", table_w) if load is None else load
+    pack_at = np.arange(batch) * m                                                  # [B]
     within = np.arange(c)[:, None]
-    best_at = (np.arange(k)[:, None] * (c * c)) * batch + np.arange(batch)          # [k, B]
+    best_at = np.arange(k)[:, None] * (c * c * batch) + np.arange(batch)             # [k, B]
     slack = np.abs(flat_w).max() * (4 * (m * c) ** 2 * np.finfo(np.float64).eps)
     # work arrays are laid out [pair, item(s), row]: numpy's inner loops then run over the many rows
-    for _ in range(rounds):
+    for step in range(rounds):
+        if step:
+            load = np.einsum("bmc->bm", table_w)
         if k == 1:
-            hi, lo = load.argmax(1)[None] + pack_off, load.argmin(1)[None] + pack_off   # flat pack ids [k, B]
+            hi, lo = load.argmax(1)[None], load.argmin(1)[None]                     # [k, B]
         else:
-            by_load = np.argsort(load, axis=1, kind="stable") + pack_off[:, None]
+            by_load = np.argsort(load, axis=1, kind="stable")
             lo, hi = by_load[:, :k].T, by_load[:, :-k - 1:-1].T
-        half = (flat_load[hi] - flat_load[lo]) * 0.5
-        hi_at, lo_at = hi[:, None] * c + within, lo[:, None] * c + within          # flat slots [k, c, B]
-        w_hi, w_lo = flat_w[hi_at], flat_w[lo_at]
-        target = w_hi - half[:, None]                   # swapping i for j levels the pair when w_j = w_i - half
+        hi_at = (hi + pack_at) * c                                                   # first slots [k, B]
+        lo_at = (lo + pack_at) * c
+        w_hi, w_lo = flat_w[hi_at[:, None] + within], flat_w[lo_at[:, None] + within]   # [k, c, B]
+        half = (w_hi.sum(1) - w_lo.sum(1)) * 0.5
+        target = w_hi - half[:, None]                  # swapping i for j levels the pair when w_j = w_i - half
         if near is not None:                 # a row / column with a near twin on the other side is barred
             if near == 0:
                 twin = w_hi[:, :, None] == w_lo[:, None]
             else:
-                twin = (w_lo[:, None] >= (w_hi * (1 - near))[:, :, None]) & (w_lo[:, None] <= (w_hi * (1 + near))[:, :, None])
+                twin = ((w_lo[:, None] >= (w_hi * (1 - near))[:, :, None])
+                        & (w_lo[:, None] <= (w_hi * (1 + near))[:, :, None]))
             target[twin.any(2)] = np.inf
-            w_lo = np.where(twin.any(1), -np.inf, w_lo)
+            w_lo[twin.any(1)] = -np.inf
         score = np.abs(target[:, :, None] - w_lo[:, None])                         # [k, c, c, B]
         flat = score.reshape(k, c * c, batch).argmin(1)                             # [k, B]
-        best = score.reshape(-1)[best_at + flat * batch]
-        here = hi * c + flat // c
-        there = np.where(best < half - slack, lo * c + flat % c, here)
-        delta = flat_w[here] - flat_w[there]
-        pos, src = np.concatenate((here, there)), np.concatenate((there, here))
-        flat_w[pos] = flat_w[src]
-        flat_id[pos] = flat_id[src]
-        flat_load[hi] -= delta
-        flat_load[lo] += delta
+        i, j = np.divmod(flat, c)
+        here = hi_at + i
+        there = np.where(score.reshape(-1)[best_at + flat * batch] < half - slack, lo_at + j, here)
+        for column in (flat_w, flat_id):
+            held = column[here]
+            column[here] = column[there]
+            column[there] = held
 
 
 def _as_loads(weight: torch.Tensor) -> np.ndarray:
@@ -304,7 +237,7 @@ def rebalance_lean(weight: torch.Tensor, num_replicas: int, num_groups: int, num
     <heubase.eplb.fast.pack_spread>` packing, computed in numpy: whole groups to
     nodes when ``num_groups % num_nodes == 0`` (else one flat group), replica
     counts by ``replicate`` (any ``(loads [B, n] tensor, slots) -> counts``,
-    checked) or, when None, :func:`proportional_counts` with ``power``; replicas
+    checked) or, when None, :func:`heubase.eplb.replicate.proportional_shares` with ``power``; replicas
     dealt onto the node's GPUs (``switches``, ``spread``), then
     ``refine_rounds`` rounds of :func:`swap_rounds` (``near``, ``pairs``).
     ``log2phy`` lists every expert's slots, not necessarily in slot order.
@@ -327,7 +260,7 @@ def rebalance_lean(weight: torch.Tensor, num_replicas: int, num_groups: int, num
 
     # 2. replica counts; replicas listed by load per replica, heaviest first
     if replicate is None:
-        counts = proportional_counts(node_w, node_slots, power)
+        counts = proportional_shares(node_w, node_slots, power)
     else:
         counts = checked_counts(replicate(torch.from_numpy(node_w), node_slots), torch.from_numpy(node_w),
                                 node_slots, getattr(replicate, "__name__", "replicate")).numpy()

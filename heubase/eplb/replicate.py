@@ -1,6 +1,7 @@
 """Replication: how many slots each expert gets (every expert gets at least one)."""
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 
@@ -63,25 +64,65 @@ def replicate_proportional(weight: torch.Tensor, num_slots: int, power: float = 
     greedy (:func:`replicate_greedy`, D'Hondt's method) levels the hottest
     replicas to one size, which packs the observed window but leaves nothing
     for drift; here a hot expert keeps a replica load in proportion to its
-    share, and moderately hot experts get copies too. No loop. Returns
-    ``logcnt [L, E]`` int64 summing to ``num_slots`` in every layer.
+    share, and moderately hot experts get copies too. No loop; computed by
+    :func:`proportional_shares` in numpy. Returns ``logcnt [L, E]`` int64
+    summing to ``num_slots`` in every layer (NaN and negative loads count as 0).
 
     >>> replicate_proportional(torch.tensor([[5.0, 1.0, 2.0, 0.0]]), 8).tolist()   # quotas 2.5, 0.5, 1, 0
     [[4, 1, 2, 1]]
     """
-    extra = _check(weight, num_slots)
-    layers, experts = weight.shape
-    share = weight.double().nan_to_num(0.0, posinf=1e300, neginf=0.0).clamp(min=0)
-    share = share / share.amax(1, keepdim=True).clamp(min=1e-300)           # scale first: no overflow in **
-    share = share ** float(power) if power != 1.0 else share
-    total = share.sum(1, keepdim=True)
-    share = torch.where(total > 0, share / total.clamp(min=1e-300), torch.full_like(share, 1.0 / max(experts, 1)))
-    quota = share * extra
-    whole = torch.floor(quota).clamp_(max=extra)
-    left = extra - whole.sum(1, keepdim=True)
-    by_remainder = torch.argsort(quota - whole, dim=1, descending=True, stable=True)
-    whole.scatter_add_(1, by_remainder, (torch.arange(experts) < left).double())
-    return whole.long() + 1
+    _check(weight, num_slots)
+    load = weight.detach().to("cpu").numpy().astype(np.float64)
+    if load.size and not (load.min() >= 0 and load.max() < np.inf):
+        load = np.clip(np.nan_to_num(load, nan=0.0, posinf=1e300, neginf=0.0), 0.0, None)
+    return torch.from_numpy(proportional_shares(load, num_slots, power))
+
+
+KEY_BITS = 31  # int32 sort keys, sign bit unused
+
+
+def proportional_shares(weight: np.ndarray, num_slots: int, power: float = 1.0) -> np.ndarray:
+    """:func:`replicate_proportional` on numpy loads ``[B, n]`` (finite, >= 0): ``[B, n]`` int64 counts.
+
+    The largest remainders are found with one ``int32`` row sort of keys
+    (remainder quantised to ``31 - log2 n`` bits, index in the low bits), so
+    remainders closer than about ``2**-22`` count as equal (then the lower index wins).
+
+    >>> proportional_shares(np.array([[5.0, 1.0, 2.0, 0.0]]), 8).tolist()
+    [[4, 1, 2, 1]]
+    """
+    batch, n = weight.shape
+    extra = num_slots - n
+    if extra < 0:
+        raise ValueError(f"{num_slots} slots cannot hold {n} items")
+    if extra == 0 or batch == 0:
+        return np.ones((batch, n), dtype=np.int64)
+    share = weight / np.maximum(weight.max(1, keepdims=True), 1e-300)       # scale first: no overflow in **
+    if power != 1.0:
+        if power > 0:
+            with np.errstate(divide="ignore"):
+                share = np.exp(np.log(share) * float(power))
+        else:                                                              # x ** 0 = 1: equal shares
+            share = np.ones_like(share)
+    total = share.sum(1)
+    if not (total > 0).all():                                              # rows without load share evenly
+        share[total <= 0] = 1.0
+        total = share.sum(1)
+    quota = share * (extra / total)[:, None]
+    whole = np.floor(quota)
+    left = np.rint(extra - whole.sum(1)).astype(np.int64)                  # in [0, n)
+    bits = max(1, (n - 1).bit_length())
+    if bits > 15:                                                          # keys too coarse: ranks instead
+        keys = np.empty((batch, n), dtype=np.int64)
+        np.put_along_axis(keys, np.argsort(whole - quota, axis=1, kind="stable"), np.arange(n), axis=1)
+    else:                                                                  # remainders lie in [0, 1)
+        top = (1 << (KEY_BITS - bits)) - 1
+        keys = ((top - ((quota - whole) * top).astype(np.int32)) << bits) | np.arange(n, dtype=np.int32)
+    cut = np.sort(keys, axis=1)[np.arange(batch), np.minimum(np.maximum(left, 0), n - 1)]   # first key left out
+    cut[left >= n] = np.iinfo(keys.dtype).max
+    counts = whole.astype(np.int64) + 1
+    counts += keys < cut[:, None]
+    return counts
 
 
 def expand_replicas(logcnt: torch.Tensor) -> torch.Tensor:
