@@ -2,37 +2,20 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from eplb_cases import SHAPES, check_valid, gpu_balance, windows  # noqa: F401  (fixture)
 from packing_cases import max_load, problems
 
 from heubase.eplb.fast import pack_rounds, pack_spread, rebalance_fast, replicate_fast, swap_rounds
 from heubase.eplb.pack import pack_lpt
-from heubase.eplb.plan import gpu_loads, pack_loads, pack_sizes
+from heubase.eplb.plan import pack_loads, pack_sizes
 from heubase.eplb.reference import rebalance_experts
 from heubase.eplb.replicate import replicate_greedy, replicate_proportional
-
-from beam.problem import import_by_path
-
-EPLB = Path(__file__).resolve().parents[2] / "problems" / "eplb"
-
-
-metrics = import_by_path(EPLB / "metrics.py", "beam_problem_eplb_metrics")
-workloads = import_by_path(EPLB / "workloads.py", "beam_problem_eplb_workloads")
-
-# (name, slots, groups, nodes, gpus, hierarchical) as in problems/eplb/problem.toml
-SHAPES = [("4-nodes-32-gpus", 288, 8, 4, 32, True), ("1-node-64-gpus", 320, 8, 1, 64, True),
-          ("3-nodes-24-gpus-global", 288, 8, 3, 24, False)]
-
-
-@pytest.fixture(scope="module")
-def windows() -> torch.Tensor:
-    return torch.from_numpy(workloads.generate(20250303, windows=4))
 
 
 # ---------------------------------------------------------------- packers
@@ -159,26 +142,19 @@ def test_swap_rounds_never_stacks_near_twins():
 
 # ---------------------------------------------------------------- the pipeline
 
-def _check(plan, weight, slots, groups, nodes, gpus, hierarchical):
-    outputs = [t.numpy() for t in plan]
-    metrics.check_plan(outputs, weight.shape[0], weight.shape[1], slots)
-    if hierarchical:
-        assert metrics.group_locality(outputs[0], groups, weight.shape[1], nodes) == 1.0
-
-
 @pytest.mark.parametrize("shape", SHAPES, ids=[s[0] for s in SHAPES])
 def test_rebalance_fast_valid_on_problem_shapes(windows, shape):
     _, slots, groups, nodes, gpus, hierarchical = shape
     weight = windows[0]
     plan = rebalance_fast(weight, slots, groups, nodes, gpus)
-    _check(plan, weight, slots, groups, nodes, gpus, hierarchical)
+    check_valid(plan, weight, slots, groups, nodes, gpus, hierarchical)
     assert all(t.dtype == torch.int64 for t in plan)
     again = rebalance_fast(weight, slots, groups, nodes, gpus)
     assert all(torch.equal(a, b) for a, b in zip(plan, again))                       # deterministic
     for kw in ({"pack": pack_rounds}, {"pack": pack_lpt, "refine_rounds": 0}, {"refine_rounds": 3, "pairs": 2},
                {"spread": 1}, {"switches": (1, 2), "near": None}, {"replicate": replicate_proportional},
                {"replicate": replicate_greedy, "refine_rounds": 0}):
-        _check(rebalance_fast(weight, slots, groups, nodes, gpus, **kw), weight, slots, groups, nodes, gpus,
+        check_valid(rebalance_fast(weight, slots, groups, nodes, gpus, **kw), weight, slots, groups, nodes, gpus,
                hierarchical)
 
 
@@ -192,12 +168,7 @@ def test_rebalance_fast_valid_on_odd_shapes(experts, slots, groups, nodes, gpus)
     weight[1, : experts // 2] = 7.0                                                    # ties
     for dtype in (torch.int64, torch.float32, torch.float16):
         plan = rebalance_fast(weight.to(dtype), slots, groups, nodes, gpus)
-        _check(plan, weight, slots, groups, nodes, gpus, groups % nodes == 0)
-
-
-def _balance(weight: torch.Tensor, plan, gpus: int) -> float:
-    loads = gpu_loads(weight, plan[0], gpus, plan[2])
-    return float(loads.mean(1).sum() / loads.amax(1).sum())
+        check_valid(plan, weight, slots, groups, nodes, gpus, groups % nodes == 0)
 
 
 @pytest.mark.parametrize("shape", SHAPES, ids=[s[0] for s in SHAPES])
@@ -205,9 +176,9 @@ def test_rebalance_fast_same_window_balance_at_least_the_reference(windows, shap
     # Verified on the test split (8 window pairs): +0.0015 (default shape), -0.0001 (1 node), +0.0034 (global)
     # on average; asserted with a small tolerance on three windows.
     _, slots, groups, nodes, gpus, _ = shape
-    ours = np.mean([_balance(windows[i], rebalance_fast(windows[i], slots, groups, nodes, gpus), gpus)
+    ours = np.mean([gpu_balance(windows[i], rebalance_fast(windows[i], slots, groups, nodes, gpus), gpus)
                     for i in range(3)])
-    ref = np.mean([_balance(windows[i], rebalance_experts(windows[i], slots, groups, nodes, gpus), gpus)
+    ref = np.mean([gpu_balance(windows[i], rebalance_experts(windows[i], slots, groups, nodes, gpus), gpus)
                    for i in range(3)])
     assert ours >= ref - 0.002
 
@@ -222,7 +193,7 @@ def test_replicate_fast_handles_subnormal_loads():
 
 def _next_window_balance(windows, shape, **kw) -> float:
     _, slots, groups, nodes, gpus, _ = shape
-    return float(np.mean([_balance(windows[i + 1], rebalance_fast(windows[i], slots, groups, nodes, gpus, **kw), gpus)
+    return float(np.mean([gpu_balance(windows[i + 1], rebalance_fast(windows[i], slots, groups, nodes, gpus, **kw), gpus)
                           for i in range(3)]))
 
 
