@@ -3,7 +3,8 @@
 func_1 turns the observed loads into the loads the plan is made for (the plan is
 scored on the next window as well as on this one, so some hedging against drift
 can pay, too much costs packing quality). The plan itself is HeuBase's fused
-pipeline (heubase.eplb.fast.rebalance_fast): whole expert groups to nodes,
+pipeline, computed in numpy (heubase.eplb.lean.rebalance_lean, the same plans
+as heubase.eplb.fast.rebalance_fast in about half the time): whole expert groups to nodes,
 replication inside each node by func_2 (how many slots each expert gets: the
 min-max greedy levels the hottest replicas, which packs the observed window;
 other shares leave room for drift), replicas dealt onto the node's GPUs in
@@ -23,8 +24,8 @@ import time
 
 import torch
 
-from heubase.eplb.fast import rebalance_fast
 from heubase.eplb.hierarchical import is_hierarchical
+from heubase.eplb.lean import rebalance_lean
 
 #Hyperparameter#
 MAX_TIME = 0.05
@@ -63,6 +64,6 @@ def rebalance_experts(weight: torch.Tensor, num_replicas: int, num_groups: int, 
         raise ValueError("func_1 returned planning loads that are negative or not finite")
     rounds = max(0, REFINE_ROUNDS) if time.perf_counter() - start < MAX_TIME / 2 else 0
     near = NEAR if num_nodes > 1 and is_hierarchical(num_groups, num_nodes) else NEAR_FLAT
-    return rebalance_fast(planned, num_replicas, num_groups, num_nodes, num_gpus, spread=max(0, SPREAD),
+    return rebalance_lean(planned, num_replicas, num_groups, num_nodes, num_gpus, spread=max(0, SPREAD),
                           refine_rounds=rounds, near=near if near >= 0 else None, pairs=max(1, PAIRS),
                           replicate=func_2)
