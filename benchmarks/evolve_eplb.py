@@ -122,6 +122,38 @@ def per_pair(problem: Problem, path: Path, tag: str) -> dict[str, dict[str, list
     return out
 
 
+def in_process_ms(problem: Problem, solvers: list[tuple[str, Path]], repeats: int = 3) -> dict[str, dict[str, float]]:
+    """Median warm ms per call of each solver, called in this process on the test windows (one torch thread).
+
+    The solvers take turns on every window, so machine load hits them alike. This is the time a serving
+    process calling the solver in a loop sees; the evaluator's figure adds the sandbox round trip and cold
+    caches (the reference runs between two calls of the candidate).
+    """
+    import time
+
+    import torch
+
+    torch.set_num_threads(1)
+    evaluator = problem.evaluator()
+    windows = evaluator.load_windows(problem, "test")
+    solve = {name: getattr(import_by_path(path, f"beam_bench_timed_{index}"), problem.entry)
+             for index, (name, path) in enumerate(solvers)}
+    out: dict[str, dict[str, float]] = {name: {} for name, _ in solvers}
+    for shape in problem.config["shapes"]:
+        args = (shape["num_replicas"], shape["num_groups"], shape["num_nodes"], shape["num_gpus"])
+        times: dict[str, list[float]] = {name: [] for name, _ in solvers}
+        for turn in range(repeats * len(windows) + 2):
+            weight = torch.from_numpy(windows[turn % len(windows)].copy())
+            for name, _ in (solvers if turn % 2 == 0 else solvers[::-1]):
+                start = time.perf_counter()
+                solve[name](weight, *args)
+                if turn >= 2:                                                      # two warm-up turns
+                    times[name].append(time.perf_counter() - start)
+        for name, _ in solvers:
+            out[name][shape["name"]] = 1000 * statistics.median(times[name])
+    return out
+
+
 def print_table(header: Row, rows: list[Row], markdown: bool) -> None:
     """A Markdown or plain aligned table."""
     if markdown:
@@ -235,10 +267,13 @@ def main(argv: list[str] | None = None) -> int:
             tested.append((evolved_name, path, scored))
 
         pairs: dict[str, Any] = {}
+        warm: dict[str, dict[str, float]] = {}
         if best is not None and tested[-1][2].get("valid") and tested[0][2].get("valid"):
             say("per-window-pair balance, in process: reference and evolved")
             pairs = {"reference": per_pair(problem, reference_path, "reference"),
                      "evolved": per_pair(problem, tested[-1][1], "evolved")}
+            say("warm ms per call, in process, taking turns: every tested solver")
+            warm = in_process_ms(problem, [(name, path) for name, path, result in tested if result.get("valid")])
 
     reference = tested[0][2]
     default = reference.get("default_shape")
@@ -283,6 +318,15 @@ def main(argv: list[str] | None = None) -> int:
                                f"{figures['ms_per_call']:.2f}"])
     print_table(["shape", "solver", "bal GPU next", "fitness", "ms/call"], shape_rows, args.markdown)
 
+    if warm:
+        print("\nms per call: evaluator (sandbox round trip, cold caches: the reference runs between two calls) "
+              "and warm in this process (solvers taking turns on the test windows)")
+        print_table(["shape", "solver", "evaluator ms/call", "warm in-process ms/call"],
+                    [[shape["name"], name, f"{result['shapes'][shape['name']]['ms_per_call']:.2f}",
+                      f"{warm[name][shape['name']]:.2f}"]
+                     for shape in problem.config["shapes"] for name, _, result in tested if name in warm],
+                    args.markdown)
+
     print("\n3. Verdict: evolved solver vs reference on the test split")
     evolved = tested[-1][2] if evolved_name else None
     if evolved is None or not evolved.get("valid"):
@@ -305,6 +349,13 @@ def main(argv: list[str] | None = None) -> int:
           f"from it ({'at or under' if ms <= AIM_MS else 'over'})")
     slowest = max(evolved["shapes"].items(), key=lambda item: item[1]["ms_per_call"])
     print(f"  slowest shape for the evolved solver: {slowest[0]} at {slowest[1]['ms_per_call']:.2f} ms/call")
+    if warm:
+        mine, theirs = warm[evolved_name], warm[tested[0][0]]
+        worst = max(mine.values())
+        print(f"  warm ms/call in process (solvers taking turns, one torch thread): evolved "
+              + ", ".join(f"{mine[s]:.2f}" for s in mine) + " vs reference " + ", ".join(f"{theirs[s]:.2f}" for s in theirs)
+              + f" ({', '.join(mine)}); aim {AIM_MS:g} ms: slowest shape {worst:.2f} ms "
+              f"({'at or under' if worst <= AIM_MS else 'over'})")
     print(f"  fitness: evolved {evolved['fitness']:.4f}, reference {reference['fitness']:.4f}"
           + ("" if len(tested) < 3 else f", best hand-written {tested[1][2].get('fitness') or float('nan'):.4f}"))
     return 0
