@@ -50,6 +50,10 @@ def rebalance_experts(weight, num_replicas, num_groups, num_nodes, num_gpus):
     return rebalance_fast(weight, num_replicas, num_groups, num_nodes, num_gpus, replicate=replicate_proportional)
 '''
 
+LEAN = '''
+from heubase.eplb.lean import rebalance_lean as rebalance_experts
+'''
+
 ROWS = [
     ("greedy + LPT, per-layer Python loops (DeepSeek's structure)", None),
     ("topk replicate + LPT", ("replicate_topk", "pack_lpt", None)),
@@ -62,6 +66,7 @@ ROWS = [
     ("topk + snake + swap_all_pairs", ("replicate_topk", "pack_snake", "swap_all_pairs")),
     ("fast pipeline (heubase.eplb.fast.rebalance_fast)", "fast"),
     ("fast pipeline, proportional replication (replicate_proportional)", "fast-proportional"),
+    ("the same in numpy (heubase.eplb.lean.rebalance_lean)", "lean"),
 ]
 
 
@@ -83,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         entries = [("reference (vectorised DeepSeek-equivalent)", problem.file("reference"))]
         for name, parts in ROWS:
             path = Path(tmp) / f"solver_{len(entries)}.py"
-            source = {None: PER_LAYER, "fast": FAST, "fast-proportional": FAST_PROPORTIONAL}.get(parts) if not isinstance(parts, tuple) else None
+            source = {None: PER_LAYER, "fast": FAST, "fast-proportional": FAST_PROPORTIONAL, "lean": LEAN}.get(parts) if not isinstance(parts, tuple) else None
             path.write_text(source or composition_source(*parts))
             entries.append((name, path))
         for name, path in entries:
