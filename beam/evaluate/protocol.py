@@ -86,11 +86,43 @@ def _read_into(fd: int, buffer: memoryview, deadline: float | None = None) -> No
         buffer = buffer[count:]
 
 
-def read_message(fd: int, max_bytes: int, deadline: float | None = None) -> tuple[dict[str, Any], list[np.ndarray]]:
+class Arena:
+    """A reusable receive buffer: a message's arrays are read into it, so that no fresh pages are faulted in
+    while a call is being timed. The arrays are views, valid until the next message: copy what you keep.
+    """
+
+    ALIGN = 64
+
+    def __init__(self, limit: int = 64 << 20) -> None:
+        self.limit = limit  # larger messages get fresh arrays: the arena never holds more than this for long
+        self._buffer = np.empty(0, dtype=np.uint8)
+        self._used = 0
+
+    def reset(self, total: int) -> None:
+        """Make room for ``total`` bytes of arrays (plus alignment); forget earlier arrays."""
+        need = total + self.ALIGN * 16
+        if need > self._buffer.size:
+            self._buffer = np.zeros(max(need, self._buffer.size * 3 // 2), dtype=np.uint8)
+            self._buffer.fill(1)  # touch every page now, not during a timed read
+        self._used = 0
+
+    def array(self, dtype: np.dtype, shape: list[int], size: int) -> np.ndarray:
+        """The next ``size`` bytes as an array of ``dtype`` and ``shape``."""
+        address = self._buffer.ctypes.data
+        start = -(-(address + self._used) // self.ALIGN) * self.ALIGN - address        # aligned in memory
+        if start + size > self._buffer.size:
+            raise ValueError("arena too small: call reset() with the message's total size first")
+        self._used = start + size
+        return self._buffer[start:start + size].view(dtype).reshape(shape)
+
+
+def read_message(fd: int, max_bytes: int, deadline: float | None = None,
+                 arena: Arena | None = None) -> tuple[dict[str, Any], list[np.ndarray]]:
     """Read one message from ``fd``; arrays above ``max_bytes`` in total are refused.
 
     With a ``deadline`` (a ``time.perf_counter()`` value) :class:`DeadlineExceeded` is
-    raised when the message is not complete by then.
+    raised when the message is not complete by then. With an ``arena`` the arrays are
+    views into it (valid until its next message), else freshly allocated.
     """
     (head_len,) = struct.unpack(">I", _read_exact(fd, 4, deadline))
     if head_len > MAX_HEADER_BYTES:
@@ -114,8 +146,12 @@ def read_message(fd: int, max_bytes: int, deadline: float | None = None) -> tupl
     if sum(sizes) > max_bytes:
         raise ProtocolError(f"output of {sum(sizes)} bytes exceeds the limit of {max_bytes} bytes")
     arrays = []
+    if arena is not None and sum(sizes) + Arena.ALIGN * len(sizes) > arena.limit:
+        arena = None
+    if arena is not None:
+        arena.reset(sum(sizes) + Arena.ALIGN * len(sizes))
     for (dtype, shape), size in zip(specs, sizes):
-        array = np.empty(shape, dtype=dtype)
+        array = np.empty(shape, dtype=dtype) if arena is None else arena.array(dtype, shape, size)
         _read_into(fd, memoryview(array).cast("B") if size else memoryview(b""), deadline)
         arrays.append(array)
     return header, arrays

@@ -32,7 +32,8 @@ import numpy as np
 
 from beam.evaluate import isolation, warm
 from beam.evaluate.callback import MAX_ERROR_CHARS, CallbackRefused, HostCallback
-from beam.evaluate.protocol import DeadlineExceeded, ProtocolError, encode, read_message, widen_pipe, write_message
+from beam.evaluate.protocol import (Arena, DeadlineExceeded, ProtocolError, encode, read_message, widen_pipe,
+                                    write_message)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ARRAY_TYPES = ("torch", "numpy")
@@ -174,6 +175,7 @@ class Sandbox:
         self._paused = False
         self._nonce = 0
         self._served = [0.0, 0]  # host seconds answering requests, requests answered (current call)
+        self._arena = Arena()  # replies are read into it: no page faults while a call is timed
         self._uid: int | None = None
         self.enforced: list[str] = []
         self.keywords: list[str] = []
@@ -359,8 +361,9 @@ class Sandbox:
         self._served = [0.0, 0]
         outputs = self._exchange(encode({"op": "call", "nonce": self._next_nonce()}), start
                                  + self.limits.call_timeout_s, "the call", callbacks)
+        seconds = time.perf_counter() - start
         host_seconds, requests = self._served
-        return CallResult(outputs=outputs, seconds=time.perf_counter() - start - host_seconds,
+        return CallResult(outputs=[np.array(a, copy=True) for a in outputs], seconds=seconds - host_seconds,
                           host_seconds=host_seconds, requests=requests)
 
     def _next_nonce(self) -> int:
@@ -383,7 +386,8 @@ class Sandbox:
         header, outputs = self._receive(deadline, what)
         refusals = 0
         while header.get("op") == "request":
-            spent, refused = self._answer(header, outputs, callbacks, deadline, refusals)
+            spent, refused = self._answer(header, [np.array(a, copy=True) for a in outputs], callbacks, deadline,
+                                          refusals)
             refusals += refused
             deadline += spent
             header, outputs = self._receive(deadline, what)
@@ -430,7 +434,7 @@ class Sandbox:
     # ----------------------------------------------------------------- internals
     def _receive(self, deadline: float, what: str) -> tuple[dict, list[np.ndarray]]:
         try:
-            return read_message(self._from_child, self.limits.max_output_mb << 20, deadline)
+            return read_message(self._from_child, self.limits.max_output_mb << 20, deadline, self._arena)
         except DeadlineExceeded:
             limit = self.limits.start_timeout_s if what == "starting the candidate" else self.limits.call_timeout_s
             self._fail("timeout", f"{what} did not finish within {limit:g} s")

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from beam.evaluate.protocol import PIPE_BYTES, encode, read_message, widen_pipe
+from beam.evaluate.protocol import PIPE_BYTES, Arena, encode, read_message, widen_pipe
 
 
 def _pipe_max() -> int:
@@ -51,3 +51,34 @@ def test_widen_pipe_reports_the_size_in_effect_when_refused():
     finally:
         os.close(read_end)
         os.close(write_end)
+
+
+def _send(message_parts) -> tuple[int, bytes]:
+    """A pipe's read end holding the whole message (small enough for the pipe: nobody reads meanwhile)."""
+    read_end, write_end = os.pipe()
+    widen_pipe(write_end)
+    data = b"".join(bytes(part) for part in message_parts)
+    os.write(write_end, data)
+    os.close(write_end)
+    return read_end, data
+
+
+def test_an_arena_reads_replies_into_one_reused_buffer_and_caps_what_it_holds():
+    arena = Arena(limit=64 << 10)
+    first = [np.arange(1000, dtype=np.int64), np.full((3, 5), 2.5)]
+    fd, _ = _send(encode({"op": "result"}, first))
+    _, arrays = read_message(fd, 1 << 24, arena=arena)
+    os.close(fd)
+    assert all(np.array_equal(a, b) and a.dtype == b.dtype for a, b in zip(arrays, first))
+    assert all(a.ctypes.data % Arena.ALIGN == 0 for a in arrays)
+    kept = [a.copy() for a in arrays]
+    fd, _ = _send(encode({"op": "result"}, [np.zeros(1000, dtype=np.int64)]))
+    _, again = read_message(fd, 1 << 24, arena=arena)
+    os.close(fd)
+    assert np.shares_memory(again[0], arrays[0]) and not arrays[0].any()   # views: the next message overwrites
+    assert np.array_equal(kept[0], first[0])
+    big = [np.ones(20_000, dtype=np.int64)]                                # 160 kB > the arena's limit
+    fd, _ = _send(encode({"op": "result"}, big))
+    _, fresh = read_message(fd, 1 << 24, arena=arena)
+    os.close(fd)
+    assert np.array_equal(fresh[0], big[0]) and not np.shares_memory(fresh[0], again[0])

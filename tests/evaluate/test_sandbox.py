@@ -39,6 +39,18 @@ def test_call_returns_arrays_and_host_time(tmp_path):
     assert 0 < result.seconds < 5
 
 
+def test_outputs_of_one_call_survive_the_next(tmp_path):
+    # replies are read into a reused buffer while timed; what call() returns must be the caller's own
+    with Sandbox(write(tmp_path, """
+        def solve(w, k):
+            return w * k
+    """), "solve", SandboxLimits(call_timeout_s=5)) as box:
+        first = box.call(WINDOW, 2).outputs[0]
+        second = box.call(WINDOW, 5).outputs[0]
+    assert np.array_equal(first, WINDOW * 2) and np.array_equal(second, WINDOW * 5)
+    assert not np.shares_memory(first, second)
+
+
 def test_import_error_is_a_load_error(tmp_path):
     with pytest.raises(SandboxError) as err:
         run_once(tmp_path, "import no_such_module_here\n")
