@@ -18,6 +18,7 @@ from an exact sort (ties go to the lower index): harmless for balance.
 """
 from __future__ import annotations
 
+import functools
 from typing import Callable, Optional, Sequence
 
 import numpy as np
@@ -64,8 +65,12 @@ def _descending_keys(values: np.ndarray) -> tuple[Optional[np.ndarray], int]:
     return keys, bits
 
 
-def _row_offsets(batch: int, width: int) -> np.ndarray:
-    return (np.arange(batch) * width)[:, None]
+@functools.lru_cache(maxsize=64)
+def _row_offsets(batch: int, width: int, repeat: int = 1) -> np.ndarray:
+    """``[batch * repeat, 1]`` flat offset of every row's start (each repeated ``repeat`` times), cached; read-only."""
+    offsets = np.repeat(np.arange(batch) * width, repeat)[:, None]
+    offsets.flags.writeable = False
+    return offsets
 
 
 def deal_rounds(dealt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -125,8 +130,8 @@ def deal_table(ordered: np.ndarray, num_packs: int, switches: Optional[Sequence[
         chosen = sorted({min(max(int(h), 1), capacity) for h in switches}) or [capacity]
         hs = np.broadcast_to(np.array(chosen), (batch, len(chosen)))
     count = hs.shape[1]
-    plan = _schedules(capacity, num_packs).numpy()[hs.reshape(-1) - 1]                          # [B * V, n]
-    source = ordered.reshape(-1)[plan + _row_offsets(batch, items).repeat(count, 0)]
+    plan = np.take(_schedules(capacity, num_packs).numpy(), hs.reshape(-1) - 1, axis=0)                          # [B * V, n]
+    source = np.take(ordered, plan + _row_offsets(batch, items, count))
     packs, load = deal_rounds(source.reshape(batch * count, capacity, num_packs))
     if count > 1:
         pick = load.reshape(batch, count, num_packs).max(2).argmin(1) + np.arange(0, batch * count, count)
@@ -201,7 +206,7 @@ def _as_loads(weight: torch.Tensor) -> np.ndarray:
     """Float64 numpy loads of ``weight [L, E]``; NaN and negative loads count as 0, +inf as a huge load."""
     if weight.dim() != 2:
         raise ValueError(f"weight must be [layers, experts], got shape {tuple(weight.shape)}")
-    w = weight.detach().to("cpu").numpy().astype(np.float64)
+    w = np.asarray(weight.detach().to("cpu").numpy(), dtype=np.float64)            # read only: no copy if float64
     if w.size and not (w.min() >= 0 and w.max() < np.inf):
         w = np.clip(np.nan_to_num(w, nan=0.0, posinf=1e300, neginf=0.0), 0.0, None)
     return w
@@ -256,7 +261,7 @@ def rebalance_lean(weight: torch.Tensor, num_replicas: int, num_groups: int, num
 
     # 1. groups -> nodes: members[b] = global ids of node b's experts (row b = layer * nodes + node)
     members = _groups_to_nodes(w, num_groups, nodes) if nodes > 1 else None
-    node_w = w if members is None else w.reshape(-1)[members + _row_offsets(layers, experts).repeat(nodes, 0)]
+    node_w = w if members is None else np.take(w, members + _row_offsets(layers, experts, nodes))
 
     # 2. replica counts; replicas listed by load per replica, heaviest first
     if replicate is None:
@@ -267,9 +272,9 @@ def rebalance_lean(weight: torch.Tensor, num_replicas: int, num_groups: int, num
     per_replica = node_w / counts
     order = order_desc(per_replica)
     flat_order = (order + _row_offsets(rows, node_experts)).reshape(-1)
-    sorted_counts = counts.reshape(-1)[flat_order]
+    sorted_counts = np.take(counts, flat_order)
     src = np.repeat(flat_order, sorted_counts)                     # [rows * node_slots] flat index of each replica
-    item_load = per_replica.reshape(-1)[src].reshape(rows, node_slots)
+    item_load = np.take(per_replica, src).reshape(rows, node_slots)
     expert_of = np.arange(experts) if members is None else members.reshape(-1)
     if members is None:
         item_expert = src % node_experts
@@ -282,7 +287,7 @@ def rebalance_lean(weight: torch.Tensor, num_replicas: int, num_groups: int, num
     table, gpu_load = deal_table(item_load, gpus, switches, spread)
     table_at = table + _row_offsets(rows, node_slots)
     if refine_rounds > 0 and gpus > 1 and per_gpu > 1:
-        table_w = item_load.reshape(-1)[table_at]
+        table_w = np.take(item_load, table_at)
         swap_rounds(table_w.reshape(rows, gpus, per_gpu), table_at.reshape(rows, gpus, per_gpu),
                     refine_rounds, near, pairs, gpu_load)
 
@@ -292,7 +297,7 @@ def rebalance_lean(weight: torch.Tensor, num_replicas: int, num_groups: int, num
         logcnt = counts
     else:
         logcnt = np.empty(layers * experts, dtype=np.int64)
-        logcnt[members + _row_offsets(layers, experts).repeat(nodes, 0)] = counts
+        logcnt[members + _row_offsets(layers, experts, nodes)] = counts
         logcnt = logcnt.reshape(layers, experts)
     width = int(counts.max())
     log2phy = np.full(layers * experts * width, -1, dtype=np.int64)
