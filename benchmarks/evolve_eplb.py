@@ -36,6 +36,14 @@ def rebalance_experts(weight, num_replicas, num_groups, num_nodes, num_gpus):
     return rebalance_fast(weight, num_replicas, num_groups, num_nodes, num_gpus)
 '''
 
+LEAN_SOLVER = '''
+from heubase.eplb.lean import rebalance_lean
+
+
+def rebalance_experts(weight, num_replicas, num_groups, num_nodes, num_gpus):
+    return rebalance_lean(weight, num_replicas, num_groups, num_nodes, num_gpus)
+'''
+
 AIM_MS = 2.0
 Row = list[str]
 
@@ -53,6 +61,8 @@ def hand_written_candidates() -> list[tuple[str, str]]:
         has_fast = False
     if has_fast:
         candidates.append(("fast pipeline (heubase.eplb.fast.rebalance_fast)", FAST_SOLVER))
+        candidates.append(("numpy pipeline, proportional replication (heubase.eplb.lean.rebalance_lean)",
+                           LEAN_SOLVER))
     return candidates
 
 

@@ -150,8 +150,8 @@ def swap_rounds(table_w: np.ndarray, table: np.ndarray, rounds: int = 1, near: O
     heaviest pack is paired with the ``k``-th lightest (``k < pairs``), the swap
     bringing each pair closest together is applied when it strictly lowers the
     heavier one, and with ``near`` set no swap moves an item into a pack holding
-    a near twin (weight within a relative ``near``). ``load [B, m]``, the pack
-    loads if known, is kept up to date in place.
+    a near twin (weight within a relative ``near``). ``load [B, m]``: the pack
+    loads before the first round, if known (they are summed again after every round).
 
     >>> w = np.array([[[4.0, 3.0], [2.0, 1.0]]]); ids = np.array([[[0, 1], [2, 3]]])
     >>> swap_rounds(w, ids, 1); ids.tolist(), w.sum(2).tolist()

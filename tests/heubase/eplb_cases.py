@@ -20,6 +20,10 @@ workloads = import_by_path(EPLB / "workloads.py", "beam_problem_eplb_workloads")
 SHAPES = [("4-nodes-32-gpus", 288, 8, 4, 32, True), ("1-node-64-gpus", 320, 8, 1, 64, True),
           ("3-nodes-24-gpus-global", 288, 8, 3, 24, False)]
 
+# (experts, slots, groups, nodes, gpus): uneven splits, one slot per GPU, no spare slots, one GPU, many nodes
+ODD_SHAPES = [(16, 24, 4, 2, 4), (12, 18, 3, 2, 6), (24, 36, 6, 2, 6), (32, 48, 8, 2, 4), (16, 16, 4, 4, 8),
+              (16, 32, 4, 1, 32), (8, 24, 2, 2, 2), (20, 42, 4, 3, 6), (6, 12, 1, 1, 1), (64, 72, 8, 8, 8)]
+
 
 @pytest.fixture(scope="module")
 def windows() -> torch.Tensor:

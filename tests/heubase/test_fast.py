@@ -8,7 +8,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from eplb_cases import SHAPES, check_valid, gpu_balance, windows  # noqa: F401  (fixture)
+from eplb_cases import ODD_SHAPES, SHAPES, check_valid, gpu_balance, windows  # noqa: F401  (fixture)
 from packing_cases import max_load, problems
 
 from heubase.eplb.fast import pack_rounds, pack_spread, rebalance_fast, replicate_fast, swap_rounds
@@ -158,9 +158,7 @@ def test_rebalance_fast_valid_on_problem_shapes(windows, shape):
                hierarchical)
 
 
-@pytest.mark.parametrize("experts, slots, groups, nodes, gpus", [
-    (16, 24, 4, 2, 4), (12, 18, 3, 2, 6), (24, 36, 6, 2, 6), (32, 48, 8, 2, 4), (16, 16, 4, 4, 8),
-    (16, 32, 4, 1, 32), (8, 24, 2, 2, 2), (20, 42, 4, 3, 6), (6, 12, 1, 1, 1), (64, 72, 8, 8, 8)])
+@pytest.mark.parametrize("experts, slots, groups, nodes, gpus", ODD_SHAPES)
 def test_rebalance_fast_valid_on_odd_shapes(experts, slots, groups, nodes, gpus):
     gen = torch.Generator().manual_seed(experts + slots)
     weight = (1000 * torch.rand(5, experts, generator=gen) ** 4).round()

@@ -9,7 +9,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from eplb_cases import SHAPES, gpu_balance, check_valid, windows  # noqa: F401  (fixture)
+from eplb_cases import ODD_SHAPES, SHAPES, gpu_balance, check_valid, windows  # noqa: F401  (fixture)
 
 from heubase.eplb import fast, lean
 from heubase.eplb.replicate import proportional_shares, replicate_greedy, replicate_proportional
@@ -136,9 +136,7 @@ def test_valid_deterministic_and_as_balanced_as_the_torch_pipeline(windows, shap
         assert abs(ours - theirs) < 1e-3
 
 
-@pytest.mark.parametrize("experts, slots, groups, nodes, gpus", [
-    (16, 24, 4, 2, 4), (12, 18, 3, 2, 6), (24, 36, 6, 2, 6), (32, 48, 8, 2, 4), (16, 16, 4, 4, 8),
-    (16, 32, 4, 1, 32), (8, 24, 2, 2, 2), (20, 42, 4, 3, 6), (6, 12, 1, 1, 1), (64, 72, 8, 8, 8)])
+@pytest.mark.parametrize("experts, slots, groups, nodes, gpus", ODD_SHAPES)
 def test_valid_on_odd_shapes_and_bad_loads(experts, slots, groups, nodes, gpus):
     gen = torch.Generator().manual_seed(experts + slots)
     weight = (1000 * torch.rand(5, experts, generator=gen) ** 4).round()
