@@ -58,8 +58,7 @@ def _descending_keys(values: np.ndarray) -> tuple[Optional[np.ndarray], int]:
     if n <= 16 or value_bits < 16:
         return None, bits
     top = (1 << value_bits) - 1
-    peak = values.max(1, keepdims=True)
-    scale = np.divide(top, peak, out=np.zeros_like(peak), where=peak > 0)
+    scale = top / np.maximum(values.max(1, keepdims=True), 1e-300)      # an all-zero row keeps keys = index
     keys = (top - (values * scale).astype(np.int32)) << bits
     keys |= np.arange(n, dtype=np.int32)
     return keys, bits
@@ -125,7 +124,7 @@ def deal_table(ordered: np.ndarray, num_packs: int, switches: Optional[Sequence[
     if switches is None:
         above = np.count_nonzero(ordered > ordered.mean(1, keepdims=True), axis=1)
         centre = (above[:, None] + num_packs - 1) // num_packs
-        hs = np.minimum(np.maximum(centre + np.arange(-spread, spread + 1), 1), capacity)
+        hs = np.minimum(np.maximum(centre + np.arange(-spread, spread + 1) if spread else centre, 1), capacity)
     else:
         chosen = sorted({min(max(int(h), 1), capacity) for h in switches}) or [capacity]
         hs = np.broadcast_to(np.array(chosen), (batch, len(chosen)))

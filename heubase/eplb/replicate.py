@@ -97,20 +97,24 @@ def proportional_shares(weight: np.ndarray, num_slots: int, power: float = 1.0) 
         raise ValueError(f"{num_slots} slots cannot hold {n} items")
     if extra == 0 or batch == 0:
         return np.ones((batch, n), dtype=np.int64)
-    share = weight / np.maximum(weight.max(1, keepdims=True), 1e-300)       # scale first: no overflow in **
+    share = weight
     if power != 1.0:
+        share = weight / np.maximum(weight.max(1, keepdims=True), 1e-300)   # scale first: no overflow in **
         if power > 0:
             with np.errstate(divide="ignore"):
                 share = np.exp(np.log(share) * float(power))
         else:                                                              # x ** 0 = 1: equal shares
             share = np.ones_like(share)
     total = share.sum(1)
-    if not (total > 0).all():                                              # rows without load share evenly
-        share[total <= 0] = 1.0
+    if not 1e-280 < total.min() <= total.max() < 1e280:                   # idle, tiny or huge rows: rescale
+        share = share / np.maximum(share.max(1, keepdims=True), 1e-300)
         total = share.sum(1)
+        if not (total > 0).all():                                          # rows without load share evenly
+            share[total <= 0] = 1.0
+            total = share.sum(1)
     quota = share * (extra / total)[:, None]
     whole = np.floor(quota)
-    left = np.rint(extra - whole.sum(1)).astype(np.int64)                  # in [0, n)
+    left = (extra + 0.5 - whole.sum(1)).astype(np.int64)                   # in [0, n]
     bits = max(1, (n - 1).bit_length())
     if bits > 15:                                                          # keys too coarse: ranks instead
         keys = np.empty((batch, n), dtype=np.int64)
@@ -118,8 +122,9 @@ def proportional_shares(weight: np.ndarray, num_slots: int, power: float = 1.0) 
     else:                                                                  # remainders lie in [0, 1)
         top = (1 << (KEY_BITS - bits)) - 1
         keys = ((top - ((quota - whole) * top).astype(np.int32)) << bits) | np.arange(n, dtype=np.int32)
-    cut = np.sort(keys, axis=1)[np.arange(batch), np.minimum(np.maximum(left, 0), n - 1)]   # first key left out
-    cut[left >= n] = np.iinfo(keys.dtype).max
+    cut = np.sort(keys, axis=1)[np.arange(batch), np.minimum(left, n - 1)]   # the first key left out
+    if left.max() >= n:
+        cut[left >= n] = np.iinfo(keys.dtype).max
     counts = whole.astype(np.int64) + 1
     counts += keys < cut[:, None]
     return counts
