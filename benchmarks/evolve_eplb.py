@@ -363,7 +363,8 @@ def main(argv: list[str] | None = None) -> int:
         mine, theirs = warm[evolved_name], warm[tested[0][0]]
         worst = max(mine.values())
         print(f"  warm ms/call in process (solvers taking turns, one torch thread): evolved "
-              + ", ".join(f"{mine[s]:.2f}" for s in mine) + " vs reference " + ", ".join(f"{theirs[s]:.2f}" for s in theirs)
+              + ", ".join(f"{mine[s]:.2f}" for s in mine)
+              + " vs reference " + ", ".join(f"{theirs[s]:.2f}" for s in theirs)
               + f" ({', '.join(mine)}); aim {AIM_MS:g} ms: slowest shape {worst:.2f} ms "
               f"({'at or under' if worst <= AIM_MS else 'over'})")
     print(f"  fitness: evolved {evolved['fitness']:.4f}, reference {reference['fitness']:.4f}"

@@ -76,7 +76,7 @@ def auto_switches(ordered: torch.Tensor, num_packs: int, spread: int = 0) -> tor
 _SCHEDULES: dict[tuple[int, int], torch.Tensor] = {}
 
 
-def _schedules(capacity: int, num_packs: int) -> torch.Tensor:
+def deal_schedules(capacity: int, num_packs: int) -> torch.Tensor:
     """``[c, n]`` dealing orders, one per switch ``h = 1 … c``: ranks of the sorted items, round by round.
 
     Switch ``h`` keeps ``h`` rounds of consecutive items; each of the other
@@ -111,7 +111,7 @@ def _deal_table(ordered: torch.Tensor, num_packs: int, switches: Optional[Sequen
         hs = torch.tensor(sorted({min(max(int(h), 1), capacity) for h in switches}) or [capacity])
         hs = hs.expand(batch, -1)
     count = hs.shape[1]
-    plan = _schedules(capacity, num_packs).index_select(0, hs.reshape(-1) - 1)          # [B * V, n]
+    plan = deal_schedules(capacity, num_packs).index_select(0, hs.reshape(-1) - 1)          # [B * V, n]
     source = ordered if count == 1 else ordered.unsqueeze(1).expand(batch, count, items).reshape(-1, items)
     packs, load = _deal(source.gather(1, plan).view(batch * count, capacity, num_packs))
     if count > 1:

@@ -24,12 +24,13 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 import torch
 
-from heubase.eplb.fast import _schedules
+from heubase.eplb.fast import deal_schedules
 from heubase.eplb.hierarchical import check_cluster, is_hierarchical
 from heubase.eplb.plan import checked_counts
 from heubase.eplb.replicate import KEY_BITS, proportional_shares
 
 Replicator = Callable[[torch.Tensor, int], torch.Tensor]
+
 
 def order_desc(values: np.ndarray) -> np.ndarray:
     """Row-wise argsort of ``values [B, n]`` (finite, >= 0), largest first, ties to the lower index.
@@ -129,7 +130,7 @@ def deal_table(ordered: np.ndarray, num_packs: int, switches: Optional[Sequence[
         chosen = sorted({min(max(int(h), 1), capacity) for h in switches}) or [capacity]
         hs = np.broadcast_to(np.array(chosen), (batch, len(chosen)))
     count = hs.shape[1]
-    plan = np.take(_schedules(capacity, num_packs).numpy(), hs.reshape(-1) - 1, axis=0)                          # [B * V, n]
+    plan = np.take(deal_schedules(capacity, num_packs).numpy(), hs.reshape(-1) - 1, axis=0)      # [B * V, n]
     source = np.take(ordered, plan + _row_offsets(batch, items, count))
     packs, load = deal_rounds(source.reshape(batch * count, capacity, num_packs))
     if count > 1:

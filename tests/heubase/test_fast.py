@@ -155,7 +155,7 @@ def test_rebalance_fast_valid_on_problem_shapes(windows, shape):
                {"spread": 1}, {"switches": (1, 2), "near": None}, {"replicate": replicate_proportional},
                {"replicate": replicate_greedy, "refine_rounds": 0}):
         check_valid(rebalance_fast(weight, slots, groups, nodes, gpus, **kw), weight, slots, groups, nodes, gpus,
-               hierarchical)
+                    hierarchical)
 
 
 @pytest.mark.parametrize("experts, slots, groups, nodes, gpus", ODD_SHAPES)
@@ -191,8 +191,8 @@ def test_replicate_fast_handles_subnormal_loads():
 
 def _next_window_balance(windows, shape, **kw) -> float:
     _, slots, groups, nodes, gpus, _ = shape
-    return float(np.mean([gpu_balance(windows[i + 1], rebalance_fast(windows[i], slots, groups, nodes, gpus, **kw), gpus)
-                          for i in range(3)]))
+    plans = [rebalance_fast(windows[i], slots, groups, nodes, gpus, **kw) for i in range(3)]
+    return float(np.mean([gpu_balance(windows[i + 1], plan, gpus) for i, plan in enumerate(plans)]))
 
 
 def test_replicate_decides_the_counts_and_proportional_shares_serve_the_next_window_better(windows):

@@ -9,7 +9,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from eplb_cases import ODD_SHAPES, SHAPES, gpu_balance, check_valid, windows  # noqa: F401  (fixture)
+from eplb_cases import ODD_SHAPES, SHAPES, check_valid, gpu_balance, windows  # noqa: F401  (fixture)
 
 from heubase.eplb import fast, lean
 from heubase.eplb.replicate import proportional_shares, replicate_greedy, replicate_proportional
@@ -122,7 +122,7 @@ def test_valid_deterministic_and_as_balanced_as_the_torch_pipeline(windows, shap
     for kw in ({"refine_rounds": 3, "pairs": 2, "near": 0.0}, {"spread": 1, "power": 1.3}, {"switches": (1, 2)},
                {"replicate": replicate_greedy, "refine_rounds": 0}):
         check_valid(lean.rebalance_lean(windows[0], slots, groups, nodes, gpus, **kw), windows[0], slots, groups, nodes,
-               gpus, hierarchical)
+                    gpus, hierarchical)
     # ties (replicas of one expert) may be dealt differently, so the plans differ a little, the balance hardly
     for kw in ({"power": 1.289, "near": 0.0, "pairs": 2}, {"near": None}):
         power = kw.get("power", 1.0)
@@ -143,12 +143,12 @@ def test_valid_on_odd_shapes_and_bad_loads(experts, slots, groups, nodes, gpus):
     weight[0] = 0.0                                                                     # an idle layer
     weight[1, : experts // 2] = 7.0                                                    # ties
     for dtype in (torch.int64, torch.float32, torch.float16):
-        check_valid(lean.rebalance_lean(weight.to(dtype), slots, groups, nodes, gpus), weight, slots, groups, nodes, gpus,
-               groups % nodes == 0)
+        check_valid(lean.rebalance_lean(weight.to(dtype), slots, groups, nodes, gpus), weight, slots, groups, nodes,
+                    gpus, groups % nodes == 0)
     odd = weight.clone()
     odd[2, 0], odd[3, 1], odd[4, 2] = float("nan"), -5.0, float("inf")
     check_valid(lean.rebalance_lean(odd, slots, groups, nodes, gpus), weight, slots, groups, nodes, gpus,
-           groups % nodes == 0)
+                groups % nodes == 0)
 
 
 def test_bad_shapes_and_a_broken_replicator_are_named(windows):  # noqa: F811
