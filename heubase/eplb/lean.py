@@ -142,7 +142,7 @@ def deal_table(ordered: np.ndarray, num_packs: int, switches: Optional[Sequence[
     return table.reshape(batch, items), load
 
 
-def swap_rounds(table_w: np.ndarray, table: np.ndarray, rounds: int = 1, near: Optional[float] = 0.03,
+def swap_rounds_np(table_w: np.ndarray, table: np.ndarray, rounds: int = 1, near: Optional[float] = 0.03,
                 pairs: int = 1, load: Optional[np.ndarray] = None) -> None:
     """Max–min 1-for-1 swaps on pack tables ``[B, m, c]`` (weights, ids; C-contiguous), in place.
 
@@ -154,7 +154,7 @@ def swap_rounds(table_w: np.ndarray, table: np.ndarray, rounds: int = 1, near: O
     loads before the first round, if known (they are summed again after every round).
 
     >>> w = np.array([[[4.0, 3.0], [2.0, 1.0]]]); ids = np.array([[[0, 1], [2, 3]]])
-    >>> swap_rounds(w, ids, 1); ids.tolist(), w.sum(2).tolist()
+    >>> swap_rounds_np(w, ids, 1); ids.tolist(), w.sum(2).tolist()
     ([[[2, 1], [0, 3]]], [[5.0, 5.0]])
     """
     batch, m, c = table_w.shape
@@ -163,7 +163,7 @@ def swap_rounds(table_w: np.ndarray, table: np.ndarray, rounds: int = 1, near: O
         return
     flat_w, flat_id = table_w.reshape(-1), table.reshape(-1)
     if not (np.shares_memory(flat_w, table_w) and np.shares_memory(flat_id, table)):
-        raise ValueError("swap_rounds needs C-contiguous tables (it swaps in place)")
+        raise ValueError("swap_rounds_np needs C-contiguous tables (it swaps in place)")
     load = np.einsum("bmc->bm", table_w) if load is None else load
     pack_at = np.arange(batch) * m                                                  # [B]
     within = np.arange(c)[:, None]
@@ -244,7 +244,7 @@ def rebalance_lean(weight: torch.Tensor, num_replicas: int, num_groups: int, num
     counts by ``replicate`` (any ``(loads [B, n] tensor, slots) -> counts``,
     checked) or, when None, :func:`heubase.eplb.replicate.proportional_shares` with ``power``; replicas
     dealt onto the node's GPUs (``switches``, ``spread``), then
-    ``refine_rounds`` rounds of :func:`swap_rounds` (``near``, ``pairs``).
+    ``refine_rounds`` rounds of :func:`swap_rounds_np` (``near``, ``pairs``).
     ``log2phy`` lists every expert's slots, not necessarily in slot order.
 
     >>> p, l2p, cnt = rebalance_lean(torch.tensor([[8.0, 1.0, 2.0, 1.0]]), 6, 2, 2, 2)
@@ -288,7 +288,7 @@ def rebalance_lean(weight: torch.Tensor, num_replicas: int, num_groups: int, num
     table_at = table + _row_offsets(rows, node_slots)
     if refine_rounds > 0 and gpus > 1 and per_gpu > 1:
         table_w = np.take(item_load, table_at)
-        swap_rounds(table_w.reshape(rows, gpus, per_gpu), table_at.reshape(rows, gpus, per_gpu),
+        swap_rounds_np(table_w.reshape(rows, gpus, per_gpu), table_at.reshape(rows, gpus, per_gpu),
                     refine_rounds, near, pairs, gpu_load)
 
     # 4. the DeepSeek triple

@@ -47,7 +47,7 @@ def test_swap_rounds_matches_torch_and_keeps_the_items():
     ids = np.tile(np.arange(30), (50, 1)).reshape(50, 6, 5)
     for near, pairs in [(None, 1), (0.02, 2), (0.0, 3)]:
         w, t = weights.copy(), ids.copy()
-        lean.swap_rounds(w, t, rounds=4, near=near, pairs=pairs)
+        lean.swap_rounds_np(w, t, rounds=4, near=near, pairs=pairs)
         tw, tt = torch.from_numpy(weights.copy()), torch.from_numpy(ids.copy())
         fast.swap_rounds(tw, tt, rounds=4, near=near, pairs=pairs)
         assert np.array_equal(t, tt.numpy())
@@ -61,12 +61,12 @@ def test_swap_rounds_never_stacks_near_twins_and_needs_contiguous_tables():
     w = np.array([[[6.0, 5.0, 1.0], [1.0, 2.0, 5.0]]])
     ids = np.array([[[0, 1, 2], [3, 4, 5]]])
     free = ids.copy()
-    lean.swap_rounds(w.copy(), free, 1, near=None)
+    lean.swap_rounds_np(w.copy(), free, 1, near=None)
     assert not np.array_equal(free, ids)
-    lean.swap_rounds(w, ids, 1, near=0.02)
+    lean.swap_rounds_np(w, ids, 1, near=0.02)
     assert ids.tolist() == [[[0, 1, 2], [3, 4, 5]]]
     with pytest.raises(ValueError, match="contiguous"):
-        lean.swap_rounds(w.transpose(0, 2, 1), ids.transpose(0, 2, 1), 1)
+        lean.swap_rounds_np(w.transpose(0, 2, 1), ids.transpose(0, 2, 1), 1)
 
 
 @settings(max_examples=150, deadline=None)
