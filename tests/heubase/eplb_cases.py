@@ -25,6 +25,16 @@ ODD_SHAPES = [(16, 24, 4, 2, 4), (12, 18, 3, 2, 6), (24, 36, 6, 2, 6), (32, 48, 
               (16, 32, 4, 1, 32), (8, 24, 2, 2, 2), (20, 42, 4, 3, 6), (6, 12, 1, 1, 1), (64, 72, 8, 8, 8)]
 
 
+
+def odd_shape_loads(experts: int, slots: int) -> torch.Tensor:
+    """``[5, experts]`` whole-number loads (seeded by the shape) with an idle layer and a layer of ties."""
+    gen = torch.Generator().manual_seed(experts + slots)
+    weight = (1000 * torch.rand(5, experts, generator=gen) ** 4).round()
+    weight[0] = 0.0                                                                     # an idle layer
+    weight[1, : experts // 2] = 7.0                                                    # ties
+    return weight
+
+
 @pytest.fixture(scope="module")
 def windows() -> torch.Tensor:
     return torch.from_numpy(workloads.generate(20250303, windows=4))

@@ -8,7 +8,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from eplb_cases import ODD_SHAPES, SHAPES, check_valid, gpu_balance, windows  # noqa: F401  (fixture)
+from eplb_cases import ODD_SHAPES, SHAPES, check_valid, gpu_balance, odd_shape_loads, windows  # noqa: F401  (fixture)
 from packing_cases import max_load, problems
 
 from heubase.eplb.fast import pack_rounds, pack_spread, rebalance_fast, replicate_fast, swap_rounds
@@ -160,10 +160,7 @@ def test_rebalance_fast_valid_on_problem_shapes(windows, shape):
 
 @pytest.mark.parametrize("experts, slots, groups, nodes, gpus", ODD_SHAPES)
 def test_rebalance_fast_valid_on_odd_shapes(experts, slots, groups, nodes, gpus):
-    gen = torch.Generator().manual_seed(experts + slots)
-    weight = (1000 * torch.rand(5, experts, generator=gen) ** 4).round()
-    weight[0] = 0.0                                                                     # an idle layer
-    weight[1, : experts // 2] = 7.0                                                    # ties
+    weight = odd_shape_loads(experts, slots)
     for dtype in (torch.int64, torch.float32, torch.float16):
         plan = rebalance_fast(weight.to(dtype), slots, groups, nodes, gpus)
         check_valid(plan, weight, slots, groups, nodes, gpus, groups % nodes == 0)

@@ -9,7 +9,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from eplb_cases import ODD_SHAPES, SHAPES, check_valid, gpu_balance, windows  # noqa: F401  (fixture)
+from eplb_cases import ODD_SHAPES, SHAPES, check_valid, gpu_balance, odd_shape_loads, windows  # noqa: F401  (fixture)
 
 from heubase.eplb import fast, lean
 from heubase.eplb.replicate import proportional_shares, replicate_greedy, replicate_proportional
@@ -138,10 +138,7 @@ def test_valid_deterministic_and_as_balanced_as_the_torch_pipeline(windows, shap
 
 @pytest.mark.parametrize("experts, slots, groups, nodes, gpus", ODD_SHAPES)
 def test_valid_on_odd_shapes_and_bad_loads(experts, slots, groups, nodes, gpus):
-    gen = torch.Generator().manual_seed(experts + slots)
-    weight = (1000 * torch.rand(5, experts, generator=gen) ** 4).round()
-    weight[0] = 0.0                                                                     # an idle layer
-    weight[1, : experts // 2] = 7.0                                                    # ties
+    weight = odd_shape_loads(experts, slots)
     for dtype in (torch.int64, torch.float32, torch.float16):
         check_valid(lean.rebalance_lean(weight.to(dtype), slots, groups, nodes, gpus), weight, slots, groups, nodes,
                     gpus, groups % nodes == 0)
