@@ -94,8 +94,7 @@ def _descending_keys(values: np.ndarray) -> tuple[Optional[np.ndarray], int]:
     if n <= 16 or value_bits < 16:
         return None, bits
     top = (1 << value_bits) - 1
-    peak = values.max(1, keepdims=True)
-    scale = np.divide(top, peak, out=np.zeros_like(peak), where=peak > 0)
+    scale = top / np.maximum(values.max(1, keepdims=True), 1e-300)      # an all-zero row keeps keys = index
     keys = (top - (values * scale).astype(np.int32)) << bits
     keys |= np.arange(n, dtype=np.int32)
     return keys, bits
@@ -204,20 +203,24 @@ def proportional_shares(weight: np.ndarray, num_slots: int, power: float = 1.0) 
         raise ValueError(f"{num_slots} slots cannot hold {n} items")
     if extra == 0 or batch == 0:
         return np.ones((batch, n), dtype=np.int64)
-    share = weight / np.maximum(weight.max(1, keepdims=True), 1e-300)       # scale first: no overflow in **
+    share = weight
     if power != 1.0:
+        share = weight / np.maximum(weight.max(1, keepdims=True), 1e-300)   # scale first: no overflow in **
         if power > 0:
             with np.errstate(divide="ignore"):
                 share = np.exp(np.log(share) * float(power))
         else:                                                              # x ** 0 = 1: equal shares
             share = np.ones_like(share)
     total = share.sum(1)
-    if not (total > 0).all():                                              # rows without load share evenly
-        share[total <= 0] = 1.0
+    if not 1e-280 < total.min() <= total.max() < 1e280:                   # idle, tiny or huge rows: rescale
+        share = share / np.maximum(share.max(1, keepdims=True), 1e-300)
         total = share.sum(1)
+        if not (total > 0).all():                                          # rows without load share evenly
+            share[total <= 0] = 1.0
+            total = share.sum(1)
     quota = share * (extra / total)[:, None]
     whole = np.floor(quota)
-    left = np.rint(extra - whole.sum(1)).astype(np.int64)                  # in [0, n)
+    left = (extra + 0.5 - whole.sum(1)).astype(np.int64)                   # in [0, n]
     bits = max(1, (n - 1).bit_length())
     if bits > 15:                                                          # keys too coarse: ranks instead
         keys = np.empty((batch, n), dtype=np.int64)
@@ -225,8 +228,9 @@ def proportional_shares(weight: np.ndarray, num_slots: int, power: float = 1.0) 
     else:                                                                  # remainders lie in [0, 1)
         top = (1 << (KEY_BITS - bits)) - 1
         keys = ((top - ((quota - whole) * top).astype(np.int32)) << bits) | np.arange(n, dtype=np.int32)
-    cut = np.sort(keys, axis=1)[np.arange(batch), np.minimum(np.maximum(left, 0), n - 1)]   # first key left out
-    cut[left >= n] = np.iinfo(keys.dtype).max
+    cut = np.sort(keys, axis=1)[np.arange(batch), np.minimum(left, n - 1)]   # the first key left out
+    if left.max() >= n:
+        cut[left >= n] = np.iinfo(keys.dtype).max
     counts = whole.astype(np.int64) + 1
     counts += keys < cut[:, None]
     return counts
@@ -256,7 +260,7 @@ _SCHEDULES: dict[tuple[int, int], torch.Tensor] = {}
 
 
 # inlined from heubase.eplb.fast
-def _schedules(capacity: int, num_packs: int) -> torch.Tensor:
+def deal_schedules(capacity: int, num_packs: int) -> torch.Tensor:
     """``[c, n]`` dealing orders, one per switch ``h = 1 … c``: ranks of the sorted items, round by round.
 
     Switch ``h`` keeps ``h`` rounds of consecutive items; each of the other
@@ -291,12 +295,12 @@ def deal_table(ordered: np.ndarray, num_packs: int, switches: Optional[Sequence[
     if switches is None:
         above = np.count_nonzero(ordered > ordered.mean(1, keepdims=True), axis=1)
         centre = (above[:, None] + num_packs - 1) // num_packs
-        hs = np.minimum(np.maximum(centre + np.arange(-spread, spread + 1), 1), capacity)
+        hs = np.minimum(np.maximum(centre + np.arange(-spread, spread + 1) if spread else centre, 1), capacity)
     else:
         chosen = sorted({min(max(int(h), 1), capacity) for h in switches}) or [capacity]
         hs = np.broadcast_to(np.array(chosen), (batch, len(chosen)))
     count = hs.shape[1]
-    plan = np.take(_schedules(capacity, num_packs).numpy(), hs.reshape(-1) - 1, axis=0)                          # [B * V, n]
+    plan = np.take(deal_schedules(capacity, num_packs).numpy(), hs.reshape(-1) - 1, axis=0)      # [B * V, n]
     source = np.take(ordered, plan + _row_offsets(batch, items, count))
     packs, load = deal_rounds(source.reshape(batch * count, capacity, num_packs))
     if count > 1:
@@ -309,7 +313,7 @@ def deal_table(ordered: np.ndarray, num_packs: int, switches: Optional[Sequence[
 
 
 # inlined from heubase.eplb.lean
-def swap_rounds(table_w: np.ndarray, table: np.ndarray, rounds: int = 1, near: Optional[float] = 0.03,
+def swap_rounds_np(table_w: np.ndarray, table: np.ndarray, rounds: int = 1, near: Optional[float] = 0.03,
                 pairs: int = 1, load: Optional[np.ndarray] = None) -> None:
     """Max–min 1-for-1 swaps on pack tables ``[B, m, c]`` (weights, ids; C-contiguous), in place.
 
@@ -317,11 +321,11 @@ def swap_rounds(table_w: np.ndarray, table: np.ndarray, rounds: int = 1, near: O
     heaviest pack is paired with the ``k``-th lightest (``k < pairs``), the swap
     bringing each pair closest together is applied when it strictly lowers the
     heavier one, and with ``near`` set no swap moves an item into a pack holding
-    a near twin (weight within a relative ``near``). ``load [B, m]``, the pack
-    loads if known, is kept up to date in place.
+    a near twin (weight within a relative ``near``). ``load [B, m]``: the pack
+    loads before the first round, if known (they are summed again after every round).
 
     >>> w = np.array([[[4.0, 3.0], [2.0, 1.0]]]); ids = np.array([[[0, 1], [2, 3]]])
-    >>> swap_rounds(w, ids, 1); ids.tolist(), w.sum(2).tolist()
+    >>> swap_rounds_np(w, ids, 1); ids.tolist(), w.sum(2).tolist()
     ([[[2, 1], [0, 3]]], [[5.0, 5.0]])
     """
     batch, m, c = table_w.shape
@@ -330,7 +334,7 @@ def swap_rounds(table_w: np.ndarray, table: np.ndarray, rounds: int = 1, near: O
         return
     flat_w, flat_id = table_w.reshape(-1), table.reshape(-1)
     if not (np.shares_memory(flat_w, table_w) and np.shares_memory(flat_id, table)):
-        raise ValueError("swap_rounds needs C-contiguous tables (it swaps in place)")
+        raise ValueError("swap_rounds_np needs C-contiguous tables (it swaps in place)")
     load = np.einsum("bmc->bm", table_w) if load is None else load
     pack_at = np.arange(batch) * m                                                  # [B]
     within = np.arange(c)[:, None]
@@ -382,7 +386,7 @@ def rebalance_lean(weight: torch.Tensor, num_replicas: int, num_groups: int, num
     counts by ``replicate`` (any ``(loads [B, n] tensor, slots) -> counts``,
     checked) or, when None, :func:`heubase.eplb.replicate.proportional_shares` with ``power``; replicas
     dealt onto the node's GPUs (``switches``, ``spread``), then
-    ``refine_rounds`` rounds of :func:`swap_rounds` (``near``, ``pairs``).
+    ``refine_rounds`` rounds of :func:`swap_rounds_np` (``near``, ``pairs``).
     ``log2phy`` lists every expert's slots, not necessarily in slot order.
 
     >>> p, l2p, cnt = rebalance_lean(torch.tensor([[8.0, 1.0, 2.0, 1.0]]), 6, 2, 2, 2)
@@ -426,7 +430,7 @@ def rebalance_lean(weight: torch.Tensor, num_replicas: int, num_groups: int, num
     table_at = table + _row_offsets(rows, node_slots)
     if refine_rounds > 0 and gpus > 1 and per_gpu > 1:
         table_w = np.take(item_load, table_at)
-        swap_rounds(table_w.reshape(rows, gpus, per_gpu), table_at.reshape(rows, gpus, per_gpu),
+        swap_rounds_np(table_w.reshape(rows, gpus, per_gpu), table_at.reshape(rows, gpus, per_gpu),
                     refine_rounds, near, pairs, gpu_load)
 
     # 4. the DeepSeek triple
