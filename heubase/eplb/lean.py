@@ -26,8 +26,8 @@ import torch
 
 from heubase.eplb.fast import deal_schedules
 from heubase.eplb.hierarchical import check_cluster, is_hierarchical
-from heubase.eplb.plan import checked_counts
-from heubase.eplb.replicate import KEY_BITS, proportional_shares
+from heubase.eplb.plan import checked_counts, numpy_loads
+from heubase.eplb.replicate import KEY_BITS, descending_keys, proportional_shares
 
 Replicator = Callable[[torch.Tensor, int], torch.Tensor]
 
@@ -42,27 +42,13 @@ def order_desc(values: np.ndarray) -> np.ndarray:
     >>> order_desc(np.array([[1.0, 3.0, 2.0, 3.0]])).tolist()
     [[1, 3, 2, 0]]
     """
-    keys, bits = _descending_keys(values)
-    if keys is None:
-        return np.argsort(-values, axis=1, kind="stable")
-    keys.sort(axis=1)
-    keys &= (1 << bits) - 1
-    return keys
-
-
-def _descending_keys(values: np.ndarray) -> tuple[Optional[np.ndarray], int]:
-    """Unique ``int32`` keys ordering each row of ``values`` descending (ties by index), or None where
-    an argsort is as fast (rows of at most 16) or the keys would be too coarse."""
-    batch, n = values.shape
-    bits = max(1, (n - 1).bit_length())
-    value_bits = KEY_BITS - bits
-    if n <= 16 or value_bits < 16:
-        return None, bits
-    top = (1 << value_bits) - 1
-    scale = top / np.maximum(values.max(1, keepdims=True), 1e-300)      # an all-zero row keeps keys = index
-    keys = (top - (values * scale).astype(np.int32)) << bits
-    keys |= np.arange(n, dtype=np.int32)
-    return keys, bits
+    if values.shape[1] > 16:                                           # short rows: an argsort is as fast
+        keys, bits = descending_keys(values)
+        if keys is not None:
+            keys.sort(axis=1)
+            keys &= (1 << bits) - 1
+            return keys
+    return np.argsort(-values, axis=1, kind="stable")
 
 
 @functools.lru_cache(maxsize=64)
@@ -143,7 +129,7 @@ def deal_table(ordered: np.ndarray, num_packs: int, switches: Optional[Sequence[
 
 
 def swap_rounds_np(table_w: np.ndarray, table: np.ndarray, rounds: int = 1, near: Optional[float] = 0.03,
-                pairs: int = 1, load: Optional[np.ndarray] = None) -> None:
+                   pairs: int = 1, load: Optional[np.ndarray] = None) -> None:
     """Max–min 1-for-1 swaps on pack tables ``[B, m, c]`` (weights, ids; C-contiguous), in place.
 
     As :func:`heubase.eplb.fast.swap_rounds`: per round and row the ``k``-th
@@ -202,16 +188,6 @@ def swap_rounds_np(table_w: np.ndarray, table: np.ndarray, rounds: int = 1, near
             column[there] = held
 
 
-def _as_loads(weight: torch.Tensor) -> np.ndarray:
-    """Float64 numpy loads of ``weight [L, E]``; NaN and negative loads count as 0, +inf as a huge load."""
-    if weight.dim() != 2:
-        raise ValueError(f"weight must be [layers, experts], got shape {tuple(weight.shape)}")
-    w = np.asarray(weight.detach().to("cpu").numpy(), dtype=np.float64)            # read only: no copy if float64
-    if w.size and not (w.min() >= 0 and w.max() < np.inf):
-        w = np.clip(np.nan_to_num(w, nan=0.0, posinf=1e300, neginf=0.0), 0.0, None)
-    return w
-
-
 def _groups_to_nodes(w: np.ndarray, num_groups: int, nodes: int) -> np.ndarray:
     """``[L * nodes, E / nodes]`` global expert ids of every node, whole groups per node, group loads levelled."""
     layers, experts = w.shape
@@ -251,7 +227,7 @@ def rebalance_lean(weight: torch.Tensor, num_replicas: int, num_groups: int, num
     >>> p.tolist(), cnt.tolist()
     ([[0, 0, 1, 2, 2, 3]], [[2, 1, 2, 1]])
     """
-    w = _as_loads(weight)
+    w = numpy_loads(weight)
     layers, experts = w.shape
     check_cluster(experts, num_replicas, num_groups, num_nodes, num_gpus)
     nodes = num_nodes if is_hierarchical(num_groups, num_nodes) else 1
@@ -275,11 +251,7 @@ def rebalance_lean(weight: torch.Tensor, num_replicas: int, num_groups: int, num
     sorted_counts = np.take(counts, flat_order)
     src = np.repeat(flat_order, sorted_counts)                     # [rows * node_slots] flat index of each replica
     item_load = np.take(per_replica, src).reshape(rows, node_slots)
-    expert_of = np.arange(experts) if members is None else members.reshape(-1)
-    if members is None:
-        item_expert = src % node_experts
-    else:
-        item_expert = expert_of[src]
+    item_expert = src % node_experts if members is None else members.reshape(-1)[src]
     first = np.cumsum(sorted_counts) - sorted_counts
     item_rank = np.arange(src.size) - np.repeat(first, sorted_counts)
 
@@ -289,7 +261,7 @@ def rebalance_lean(weight: torch.Tensor, num_replicas: int, num_groups: int, num
     if refine_rounds > 0 and gpus > 1 and per_gpu > 1:
         table_w = np.take(item_load, table_at)
         swap_rounds_np(table_w.reshape(rows, gpus, per_gpu), table_at.reshape(rows, gpus, per_gpu),
-                    refine_rounds, near, pairs, gpu_load)
+                       refine_rounds, near, pairs, gpu_load)
 
     # 4. the DeepSeek triple
     phy2log = item_expert[table_at].reshape(layers, num_replicas)

@@ -1,7 +1,23 @@
 """Plan plumbing: slot→GPU maps, per-slot and per-GPU loads, log2phy construction."""
 from __future__ import annotations
 
+import numpy as np
 import torch
+
+
+def numpy_loads(weight: torch.Tensor) -> np.ndarray:
+    """Float64 numpy loads of ``weight [L, E]`` (no copy when already float64 on the CPU: treat as read-only);
+    NaN and negative loads count as 0, +inf as a huge load.
+
+    >>> numpy_loads(torch.tensor([[2, -1], [float("nan"), 3]])).tolist()
+    [[2.0, 0.0], [0.0, 3.0]]
+    """
+    if weight.dim() != 2:
+        raise ValueError(f"weight must be [layers, experts], got shape {tuple(weight.shape)}")
+    w = np.asarray(weight.detach().to("cpu").numpy(), dtype=np.float64)
+    if w.size and not (w.min() >= 0 and w.max() < np.inf):
+        w = np.clip(np.nan_to_num(w, nan=0.0, posinf=1e300, neginf=0.0), 0.0, None)
+    return w
 
 
 def gpu_of_slot(num_slots: int, num_gpus: int) -> torch.Tensor:

@@ -1,8 +1,12 @@
 """Replication: how many slots each expert gets (every expert gets at least one)."""
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 import torch
+
+from heubase.eplb.plan import numpy_loads
 
 
 def _check(weight: torch.Tensor, num_slots: int) -> int:
@@ -72,13 +76,36 @@ def replicate_proportional(weight: torch.Tensor, num_slots: int, power: float = 
     [[4, 1, 2, 1]]
     """
     _check(weight, num_slots)
-    load = weight.detach().to("cpu").numpy().astype(np.float64)
-    if load.size and not (load.min() >= 0 and load.max() < np.inf):
-        load = np.clip(np.nan_to_num(load, nan=0.0, posinf=1e300, neginf=0.0), 0.0, None)
-    return torch.from_numpy(proportional_shares(load, num_slots, power))
+    return torch.from_numpy(proportional_shares(numpy_loads(weight), num_slots, power))
 
 
 KEY_BITS = 31  # int32 sort keys, sign bit unused
+
+
+def descending_keys(values: np.ndarray, peak: Optional[np.ndarray | float] = None
+                    ) -> tuple[Optional[np.ndarray], int]:
+    """Unique ``int32`` keys ``(Q - q) << b | i`` that order each row of ``values [B, n]`` (>= 0) descending,
+    ties to the lower index, and ``b`` (the bits of an index); keys are None where they would be too coarse.
+
+    ``q`` is the value quantised to ``31 - b`` bits of ``peak`` (default: the row's maximum), so values
+    closer than that step sort by index. Sorting the keys and masking the low ``b`` bits gives the order.
+
+    >>> keys, bits = descending_keys(np.array([[1.0, 3.0, 2.0, 3.0]]))
+    >>> (np.sort(keys, axis=1) & ((1 << bits) - 1)).tolist()
+    [[1, 3, 2, 0]]
+    """
+    n = values.shape[1]
+    bits = max(1, (n - 1).bit_length())
+    value_bits = KEY_BITS - bits
+    if value_bits < 16:
+        return None, bits
+    top = (1 << value_bits) - 1
+    if peak is None:
+        peak = values.max(1, keepdims=True)
+    scale = top / np.maximum(peak, 1e-300)                                 # an all-zero row keeps keys = index
+    keys = (top - (values * scale).astype(np.int32)) << bits
+    keys |= np.arange(n, dtype=np.int32)
+    return keys, bits
 
 
 def proportional_shares(weight: np.ndarray, num_slots: int, power: float = 1.0) -> np.ndarray:
@@ -115,13 +142,10 @@ def proportional_shares(weight: np.ndarray, num_slots: int, power: float = 1.0) 
     quota = share * (extra / total)[:, None]
     whole = np.floor(quota)
     left = (extra + 0.5 - whole.sum(1)).astype(np.int64)                   # in [0, n]
-    bits = max(1, (n - 1).bit_length())
-    if bits > 15:                                                          # keys too coarse: ranks instead
+    keys, _ = descending_keys(quota - whole, peak=1.0)                     # remainders lie in [0, 1)
+    if keys is None:                                                       # keys too coarse: ranks instead
         keys = np.empty((batch, n), dtype=np.int64)
         np.put_along_axis(keys, np.argsort(whole - quota, axis=1, kind="stable"), np.arange(n), axis=1)
-    else:                                                                  # remainders lie in [0, 1)
-        top = (1 << (KEY_BITS - bits)) - 1
-        keys = ((top - ((quota - whole) * top).astype(np.int32)) << bits) | np.arange(n, dtype=np.int32)
     cut = np.sort(keys, axis=1)[np.arange(batch), np.minimum(left, n - 1)]   # the first key left out
     if left.max() >= n:
         cut[left >= n] = np.iinfo(keys.dtype).max
