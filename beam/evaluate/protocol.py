@@ -98,12 +98,15 @@ class Arena:
         self._buffer = np.empty(0, dtype=np.uint8)
         self._used = 0
 
-    def reset(self, total: int) -> None:
-        """Make room for ``total`` bytes of arrays (plus alignment); forget earlier arrays."""
-        need = total + self.ALIGN * 16
-        if need > self._buffer.size:
-            self._buffer = np.zeros(max(need, self._buffer.size * 3 // 2), dtype=np.uint8)
-            self._buffer.fill(1)  # touch every page now, not during a timed read
+    @classmethod
+    def room(cls, sizes: list[int]) -> int:
+        """Bytes the arena needs for arrays of ``sizes`` bytes, each aligned to ``ALIGN``."""
+        return sum(sizes) + cls.ALIGN * len(sizes)
+
+    def reset(self, room: int) -> None:
+        """Make ``room`` bytes available (see :meth:`room`); forget earlier arrays."""
+        if room > self._buffer.size:
+            self._buffer = np.ones(max(room, self._buffer.size * 3 // 2), dtype=np.uint8)  # pages touched now
         self._used = 0
 
     def array(self, dtype: np.dtype, shape: list[int], size: int) -> np.ndarray:
@@ -111,7 +114,7 @@ class Arena:
         address = self._buffer.ctypes.data
         start = -(-(address + self._used) // self.ALIGN) * self.ALIGN - address        # aligned in memory
         if start + size > self._buffer.size:
-            raise ValueError("arena too small: call reset() with the message's total size first")
+            raise ValueError("arena too small: call reset() with room() of the message's arrays first")
         self._used = start + size
         return self._buffer[start:start + size].view(dtype).reshape(shape)
 
@@ -146,10 +149,10 @@ def read_message(fd: int, max_bytes: int, deadline: float | None = None,
     if sum(sizes) > max_bytes:
         raise ProtocolError(f"output of {sum(sizes)} bytes exceeds the limit of {max_bytes} bytes")
     arrays = []
-    if arena is not None and sum(sizes) + Arena.ALIGN * len(sizes) > arena.limit:
+    if arena is not None and Arena.room(sizes) > arena.limit:
         arena = None
     if arena is not None:
-        arena.reset(sum(sizes) + Arena.ALIGN * len(sizes))
+        arena.reset(Arena.room(sizes))
     for (dtype, shape), size in zip(specs, sizes):
         array = np.empty(shape, dtype=dtype) if arena is None else arena.array(dtype, shape, size)
         _read_into(fd, memoryview(array).cast("B") if size else memoryview(b""), deadline)
