@@ -28,22 +28,6 @@ from beam.example import standalone_source  # noqa: E402
 from beam.problem import Problem, import_by_path, load_problem  # noqa: E402
 from beam.store import RunStore  # noqa: E402
 
-FAST_SOLVER = '''
-from heubase.eplb.fast import rebalance_fast
-
-
-def rebalance_experts(weight, num_replicas, num_groups, num_nodes, num_gpus):
-    return rebalance_fast(weight, num_replicas, num_groups, num_nodes, num_gpus)
-'''
-
-LEAN_SOLVER = '''
-from heubase.eplb.lean import rebalance_lean
-
-
-def rebalance_experts(weight, num_replicas, num_groups, num_nodes, num_gpus):
-    return rebalance_lean(weight, num_replicas, num_groups, num_nodes, num_gpus)
-'''
-
 AIM_MS = 2.0
 Row = list[str]
 
@@ -60,9 +44,9 @@ def hand_written_candidates() -> list[tuple[str, str]]:
     except ImportError:
         has_fast = False
     if has_fast:
-        candidates.append(("fast pipeline (heubase.eplb.fast.rebalance_fast)", FAST_SOLVER))
+        candidates.append(("fast pipeline (heubase.eplb.fast.rebalance_fast)", baselines.FAST))
         candidates.append(("numpy pipeline, proportional replication (heubase.eplb.lean.rebalance_lean)",
-                           LEAN_SOLVER))
+                           baselines.LEAN))
     return candidates
 
 
