@@ -125,15 +125,25 @@ def checked_counts(counts: object, weight: torch.Tensor, num_slots: int, name: s
     """Check replica counts produced by ``name`` and return them as int64; ``ValueError`` naming ``name`` otherwise.
 
     Counts must be a tensor of the loads' shape, every count at least 1 and
-    every row summing to ``num_slots``.
+    every row summing to ``num_slots``. The checks run in numpy (a few µs each,
+    against ~10 µs per torch call on small CPU tensors); the result stays on the
+    counts' device.
+
+    >>> checked_counts(torch.tensor([[2.0, 1.0]]), torch.ones(1, 2), 3).tolist()
+    [[2, 1]]
+    >>> checked_counts(torch.tensor([[3, 0]]), torch.ones(1, 2), 3, "func_2")
+    Traceback (most recent call last):
+    ...
+    ValueError: func_2 gave an expert no replica (every count must be >= 1)
     """
     if not isinstance(counts, torch.Tensor) or counts.shape != weight.shape:
         raise ValueError(f"{name} must return a tensor of shape {tuple(weight.shape)}")
-    if counts.is_floating_point() and not bool((counts == counts.round()).all()):
+    values = counts.detach().to("cpu").numpy()
+    if values.dtype.kind == "f" and not (values == np.round(values)).all():
         raise ValueError(f"{name} must return whole replica counts")
-    logcnt = counts.long()
-    if bool((logcnt < 1).any()):
+    logcnt = values.astype(np.int64, copy=False)
+    if logcnt.size and logcnt.min() < 1:
         raise ValueError(f"{name} gave an expert no replica (every count must be >= 1)")
-    if bool((logcnt.sum(1) != num_slots).any()):
+    if (logcnt.sum(1) != num_slots).any():
         raise ValueError(f"{name} must hand out exactly {num_slots} replicas in every row")
-    return logcnt
+    return torch.from_numpy(logcnt).to(counts.device)

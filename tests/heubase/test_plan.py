@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from heubase.eplb.plan import (assemble_slots, build_log2phy, gpu_loads, gpu_of_slot, pack_loads, pack_sizes,
+from heubase.eplb.plan import (assemble_slots, build_log2phy, checked_counts, gpu_loads, gpu_of_slot, pack_loads, pack_sizes,
                                replica_counts, slot_loads)
 
 # 4 experts, 6 slots on 3 GPUs of 2 slots; expert 0 and 1 have two replicas each.
@@ -86,3 +86,23 @@ def test_doctests():
     import heubase.eplb.plan as module
     result = doctest.testmod(module)
     assert result.attempted > 0 and result.failed == 0
+
+
+@pytest.mark.parametrize("counts, message", [
+    (torch.tensor([[2.5, 1.5]]), "whole replica counts"),
+    (torch.tensor([[float("nan"), 1.0]]), "whole replica counts"),
+    (torch.tensor([[3, 0]]), "no replica"),
+    (torch.tensor([[2, 2]]), "exactly 3 replicas"),
+    (torch.tensor([2, 1]), "shape"),
+    ([[2, 1]], "shape"),
+])
+def test_checked_counts_names_the_replicator(counts, message):
+    with pytest.raises(ValueError, match=f"func_7 .*{message}"):
+        checked_counts(counts, torch.ones(1, 2), 3, "func_7")
+
+
+@pytest.mark.parametrize("dtype", [torch.int32, torch.int64, torch.float32, torch.float64])
+def test_checked_counts_returns_int64_counts(dtype):
+    counts = torch.tensor([[2, 1], [1, 2]], dtype=dtype)
+    checked = checked_counts(counts, torch.ones(2, 2), 3)
+    assert checked.dtype == torch.int64 and checked.tolist() == [[2, 1], [1, 2]]

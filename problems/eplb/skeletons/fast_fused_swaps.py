@@ -20,6 +20,7 @@ Few sorts, no Python loop over layers. If func_1 alone has used half of
 MAX_TIME, the swaps are skipped. func_1's loads are checked (shape, finite,
 non-negative) before they are planned on.
 """
+import math
 import time
 
 import torch
@@ -59,11 +60,11 @@ def rebalance_experts(weight: torch.Tensor, num_replicas: int, num_groups: int, 
     planned = func_1(observed, SMOOTHING)
     if not isinstance(planned, torch.Tensor) or planned.shape != observed.shape:
         raise ValueError(f"func_1 must return planning loads of shape {list(observed.shape)}")
-    planned = planned.to(torch.float64)
-    if not bool(torch.isfinite(planned).all()) or bool((planned < 0).any()):
+    loads = planned.detach().to("cpu", torch.float64).numpy()
+    if loads.size and not (loads.min() >= 0 and loads.max() < math.inf):   # NaN fails both comparisons
         raise ValueError("func_1 returned planning loads that are negative or not finite")
     rounds = max(0, REFINE_ROUNDS) if time.perf_counter() - start < MAX_TIME / 2 else 0
     near = NEAR if num_nodes > 1 and is_hierarchical(num_groups, num_nodes) else NEAR_FLAT
-    return rebalance_lean(planned, num_replicas, num_groups, num_nodes, num_gpus, spread=max(0, SPREAD),
+    return rebalance_lean(torch.from_numpy(loads), num_replicas, num_groups, num_nodes, num_gpus, spread=max(0, SPREAD),
                           refine_rounds=rounds, near=near if near >= 0 else None, pairs=max(1, PAIRS),
                           replicate=func_2)
