@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from heubase.eplb.plan import (assemble_slots, build_log2phy, checked_counts, gpu_loads, gpu_of_slot, pack_loads, pack_sizes,
-                               replica_counts, slot_loads)
+from heubase.eplb.plan import (assemble_slots, build_log2phy, checked_counts, gpu_loads, gpu_of_slot, pack_loads,
+                               pack_sizes, replica_counts, slot_loads)
 
 # 4 experts, 6 slots on 3 GPUs of 2 slots; expert 0 and 1 have two replicas each.
 PHY2LOG = torch.tensor([[0, 3, 0, 2, 1, 1]])
