@@ -2,12 +2,15 @@
 
 A message is a 4-byte big-endian header length, a JSON header, then the raw
 bytes of the arrays the header describes. JSON and raw buffers only: the host
-never unpickles anything a candidate produced.
+never unpickles anything a candidate produced. A worker's reply may instead
+leave its arrays in a :class:`ReplyRegion` (shared memory the host maps
+read-only); the header then gives each array's ``offset`` there.
 """
 from __future__ import annotations
 
 import fcntl
 import json
+import mmap
 import os
 import select
 import struct
@@ -20,6 +23,8 @@ import numpy as np
 ALLOWED_DTYPES = {"int64", "int32", "int16", "int8", "uint8", "bool", "float64", "float32", "float16"}
 MAX_HEADER_BYTES = 1 << 20
 PIPE_BYTES = 1 << 20
+REPLY_REGION_BYTES = 8 << 20
+ALIGN = 64  # byte alignment of arrays in an arena or a reply region
 
 
 class ProtocolError(Exception):
@@ -30,12 +35,94 @@ class DeadlineExceeded(TimeoutError):
     """The other side did not finish its message in time."""
 
 
-def encode(header: dict[str, Any], arrays: list[np.ndarray] | tuple = ()) -> list[memoryview]:
-    """Serialise a header and arrays into one message: a list of buffers (the arrays are not copied)."""
+def encode(header: dict[str, Any], arrays: list[np.ndarray] | tuple = (),
+           region: "ReplyRegion | None" = None) -> list[memoryview]:
+    """Serialise a header and arrays into one message: a list of buffers (the arrays are not copied).
+
+    With a ``region`` (the worker's side of a :class:`ReplyRegion`) the arrays are copied into
+    it instead, when they fit, and the message is the header alone.
+    """
     arrays = [np.ascontiguousarray(a) for a in arrays]
-    header = dict(header, arrays=[{"dtype": a.dtype.name, "shape": list(a.shape)} for a in arrays])
-    head = json.dumps(header).encode()
-    return [memoryview(struct.pack(">I", len(head)) + head)] + [memoryview(a).cast("B") for a in arrays if a.size]
+    specs = [{"dtype": a.dtype.name, "shape": list(a.shape)} for a in arrays]
+    offsets = region.place(arrays) if region is not None and arrays else None
+    if offsets is not None:
+        for spec, offset in zip(specs, offsets):
+            spec["offset"] = offset
+    head = json.dumps(dict(header, arrays=specs)).encode()
+    raw = [memoryview(a).cast("B") for a in arrays if a.size and offsets is None]
+    return [memoryview(struct.pack(">I", len(head)) + head)] + raw
+
+
+class ReplyRegion:
+    """Shared memory (a Linux memfd) that a worker writes its replies' arrays into, so that an output
+    crosses to the host in one memory copy instead of through a pipe (two copies and a system call per
+    chunk: ~0.3 ms of a ~1 MB EPLB plan). The host maps it read-only and copies what it keeps; it
+    trusts nothing in it (offsets and sizes are checked against the region's bounds).
+    """
+
+    def __init__(self, fd: int, size: int, writable: bool) -> None:
+        flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)   # page tables filled now, not mid-call
+        prot = mmap.PROT_READ | (mmap.PROT_WRITE if writable else 0)
+        self.fd, self.size = fd, size
+        self._map = mmap.mmap(fd, size, flags=flags, prot=prot)
+
+    @classmethod
+    def create(cls, size: int = REPLY_REGION_BYTES) -> "ReplyRegion | None":
+        """The host's side: a fresh region of ``size`` bytes (its ``fd`` goes to the worker), or None where
+        shared memory files are not available (replies then travel through the pipe)."""
+        if not hasattr(os, "memfd_create"):
+            return None
+        fd = -1
+        try:
+            fd = os.memfd_create("beam-reply", os.MFD_CLOEXEC)
+            os.ftruncate(fd, size)
+            os.pwrite(fd, bytes(size), 0)                            # allocate the pages once, up front
+            return cls(fd, size, writable=False)
+        except OSError:
+            if fd >= 0:
+                os.close(fd)
+            return None
+
+    @classmethod
+    def attach(cls, fd: int) -> "ReplyRegion":
+        """The worker's side: map the region the host passed as ``fd``, writable."""
+        return cls(fd, os.fstat(fd).st_size, writable=True)
+
+    def place(self, arrays: list[np.ndarray]) -> list[int] | None:
+        """Copy C-contiguous ``arrays`` into the region; their offsets, or None when they do not fit."""
+        offsets, end = [], 0
+        for array in arrays:
+            start = -(-end // ALIGN) * ALIGN
+            end = start + array.nbytes
+            if end > self.size:
+                return None
+            offsets.append(start)
+        target = np.frombuffer(self._map, dtype=np.uint8)
+        for array, start in zip(arrays, offsets):
+            target[start:start + array.nbytes] = array.reshape(-1).view(np.uint8)
+        return offsets
+
+    def view(self, offset: object, dtype: np.dtype, shape: list[int], size: int) -> np.ndarray:
+        """The array a reply says lies at ``offset`` (read-only; valid until the worker's next reply)."""
+        if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0 or offset + size > self.size:
+            raise ProtocolError(f"array at offset {offset!r} of {size} bytes lies outside the reply region")
+        if offset % dtype.itemsize:
+            raise ProtocolError(f"array of {dtype.name} at offset {offset} is not aligned")
+        return np.frombuffer(self._map, dtype=dtype, count=size // dtype.itemsize, offset=offset).reshape(shape)
+
+    def close_descriptor(self) -> None:
+        """Close the file descriptor (once the other side has its own); the mapping stays."""
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    def close(self) -> None:
+        """Close the descriptor; the mapping goes when the last array viewing it does."""
+        self.close_descriptor()
+        try:
+            self._map.close()
+        except BufferError:   # arrays still view it
+            pass
 
 
 def widen_pipe(fd: int, size: int = PIPE_BYTES) -> int:
@@ -91,8 +178,6 @@ class Arena:
     while a call is being timed. The arrays are views, valid until the next message: copy what you keep.
     """
 
-    ALIGN = 64
-
     def __init__(self, limit: int = 64 << 20) -> None:
         self.limit = limit  # larger messages get fresh arrays: the arena never holds more than this for long
         self._buffer = np.empty(0, dtype=np.uint8)
@@ -100,8 +185,8 @@ class Arena:
 
     @classmethod
     def room(cls, sizes: list[int]) -> int:
-        """Bytes the arena needs for arrays of ``sizes`` bytes, each aligned to ``ALIGN``."""
-        return sum(sizes) + cls.ALIGN * len(sizes)
+        """Bytes the arena needs for arrays of ``sizes`` bytes, each aligned to :data:`ALIGN` bytes."""
+        return sum(sizes) + ALIGN * len(sizes)
 
     def reset(self, room: int) -> None:
         """Make ``room`` bytes available (see :meth:`room`); forget earlier arrays."""
@@ -112,20 +197,21 @@ class Arena:
     def array(self, dtype: np.dtype, shape: list[int], size: int) -> np.ndarray:
         """The next ``size`` bytes as an array of ``dtype`` and ``shape``."""
         address = self._buffer.ctypes.data
-        start = -(-(address + self._used) // self.ALIGN) * self.ALIGN - address        # aligned in memory
+        start = -(-(address + self._used) // ALIGN) * ALIGN - address        # aligned in memory
         if start + size > self._buffer.size:
             raise ValueError("arena too small: call reset() with room() of the message's arrays first")
         self._used = start + size
         return self._buffer[start:start + size].view(dtype).reshape(shape)
 
 
-def read_message(fd: int, max_bytes: int, deadline: float | None = None,
-                 arena: Arena | None = None) -> tuple[dict[str, Any], list[np.ndarray]]:
+def read_message(fd: int, max_bytes: int, deadline: float | None = None, arena: Arena | None = None,
+                 region: ReplyRegion | None = None) -> tuple[dict[str, Any], list[np.ndarray]]:
     """Read one message from ``fd``; arrays above ``max_bytes`` in total are refused.
 
     With a ``deadline`` (a ``time.perf_counter()`` value) :class:`DeadlineExceeded` is
     raised when the message is not complete by then. With an ``arena`` the arrays are
-    views into it (valid until its next message), else freshly allocated.
+    views into it (valid until its next message), else freshly allocated. Arrays the
+    header places at an ``offset`` are read-only views into ``region`` (refused without one).
     """
     (head_len,) = struct.unpack(">I", _read_exact(fd, 4, deadline))
     if head_len > MAX_HEADER_BYTES:
@@ -144,16 +230,22 @@ def read_message(fd: int, max_bytes: int, deadline: float | None = None,
             raise ProtocolError(f"bad array description {spec!r}") from None
         if dtype not in ALLOWED_DTYPES or any(s < 0 for s in shape) or len(shape) > 8:
             raise ProtocolError(f"array of dtype {dtype!r} and shape {shape} is not allowed")
-        specs.append((np.dtype(dtype), shape))
+        if "offset" in spec and region is None:
+            raise ProtocolError("the message places an array in shared memory, but this channel has none")
+        specs.append((np.dtype(dtype), shape, spec.get("offset")))
         sizes.append(int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize)
     if sum(sizes) > max_bytes:
         raise ProtocolError(f"output of {sum(sizes)} bytes exceeds the limit of {max_bytes} bytes")
-    arrays = []
-    if arena is not None and Arena.room(sizes) > arena.limit:
+    inline = [size for (_, _, offset), size in zip(specs, sizes) if offset is None]
+    if arena is not None and Arena.room(inline) > arena.limit:
         arena = None
     if arena is not None:
-        arena.reset(Arena.room(sizes))
-    for (dtype, shape), size in zip(specs, sizes):
+        arena.reset(Arena.room(inline))
+    arrays = []
+    for (dtype, shape, offset), size in zip(specs, sizes):
+        if offset is not None:
+            arrays.append(region.view(offset, dtype, shape, size))
+            continue
         array = np.empty(shape, dtype=dtype) if arena is None else arena.array(dtype, shape, size)
         _read_into(fd, memoryview(array).cast("B") if size else memoryview(b""), deadline)
         arrays.append(array)

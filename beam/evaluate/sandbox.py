@@ -32,8 +32,8 @@ import numpy as np
 
 from beam.evaluate import isolation, warm
 from beam.evaluate.callback import MAX_ERROR_CHARS, CallbackRefused, HostCallback
-from beam.evaluate.protocol import (Arena, DeadlineExceeded, ProtocolError, encode, read_message, widen_pipe,
-                                    write_message)
+from beam.evaluate.protocol import (Arena, DeadlineExceeded, ProtocolError, ReplyRegion, encode, read_message,
+                                    widen_pipe, write_message)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ARRAY_TYPES = ("torch", "numpy")
@@ -57,6 +57,7 @@ class SandboxLimits:
     network: bool = False
     device: str = "cpu"  # where the worker puts its inputs: "cpu" or "cuda[:N]" (no address-space limit then)
     fresh_process: bool = False  # start a new interpreter instead of forking from the warm parent
+    shared_replies: bool = True  # replies' arrays through shared memory (one copy) where Linux offers it
 
     @classmethod
     def from_config(cls, config: dict[str, Any], **overrides: Any) -> "SandboxLimits":
@@ -176,6 +177,7 @@ class Sandbox:
         self._nonce = 0
         self._served = [0.0, 0]  # host seconds answering requests, requests answered (current call)
         self._arena = Arena()  # replies are read into it: no page faults while a call is timed
+        self._region: ReplyRegion | None = None  # or the worker writes them into shared memory
         self._uid: int | None = None
         self.enforced: list[str] = []
         self.keywords: list[str] = []
@@ -220,15 +222,17 @@ class Sandbox:
         candidate = self._workdir / "candidate.py"
         use_warm = self.warm if self.warm is not None else (
             warm.warm_pool_supported() and not self.limits.fresh_process)
+        self._region = ReplyRegion.create() if self.limits.shared_replies else None
+        reply_fd = self._region.fd if self._region is not None else -1
         try:
             if use_warm:
                 pool = warm.shared_pool(self.limits.torch_threads)
                 self._proc = pool.spawn(plan, candidate, self.entry, to_child_r, from_child_w,
                                         {k: env[k] for k in ("HOME", "TMPDIR", "BEAM_SANDBOX_ARRAYS",
                                                              "CUDA_VISIBLE_DEVICES") if k in env},
-                                        self.limits.torch_threads)
+                                        self.limits.torch_threads, reply_fd)
             else:
-                self._proc = self._popen(plan, candidate, env, to_child_r, from_child_w)
+                self._proc = self._popen(plan, candidate, env, to_child_r, from_child_w, reply_fd)
         except (OSError, warm.PoolError) as exc:
             for fd in (to_child_r, from_child_w):
                 os.close(fd)
@@ -236,6 +240,8 @@ class Sandbox:
             raise SandboxError("crash", f"could not start the sandbox worker: {exc}") from None
         os.close(to_child_r)
         os.close(from_child_w)
+        if self._region is not None:
+            self._region.close_descriptor()  # the worker has its own; the host keeps its read-only mapping
         deadline = time.perf_counter() + self.limits.start_timeout_s
         header, _ = self._receive(deadline, "starting the candidate")
         if not header.get("ok"):
@@ -246,16 +252,17 @@ class Sandbox:
         return self
 
     def _popen(self, plan: isolation.IsolationPlan, candidate: Path, env: dict[str, str],
-               to_child_r: int, from_child_w: int) -> subprocess.Popen:
+               to_child_r: int, from_child_w: int, reply_fd: int = -1) -> subprocess.Popen:
         """Start a fresh interpreter for the worker (the slow path: pays for importing torch)."""
         key, value = self._marker.split("=")
         env = dict(env, **{key: value})
+        fds = (to_child_r, from_child_w) + ((reply_fd,) if reply_fd >= 0 else ())
         with open(self._workdir / "stdout.txt", "wb") as out, open(self._workdir / "stderr.txt", "wb") as err:
             return subprocess.Popen(
-                [sys.executable, "-s", "-B", "-m", "beam.evaluate.worker", str(candidate),
-                 self.entry, str(to_child_r), str(from_child_w)],
+                [sys.executable, "-s", "-B", "-m", "beam.evaluate.worker", str(candidate), self.entry,
+                 *map(str, fds)],
                 cwd=plan.scratch or self._workdir, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                pass_fds=(to_child_r, from_child_w), preexec_fn=lambda: isolation.apply_in_child(plan))
+                pass_fds=fds, preexec_fn=lambda: isolation.apply_in_child(plan))
 
     def accepts(self, name: str) -> bool:
         """Whether the entry function takes keyword ``name`` (by its signature, as the worker reported it)."""
@@ -277,6 +284,9 @@ class Sandbox:
                 except OSError:
                     pass
             self._proc = None
+        if self._region is not None:
+            self._region.close()
+            self._region = None
         if self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
             self._workdir = None
@@ -434,7 +444,8 @@ class Sandbox:
     # ----------------------------------------------------------------- internals
     def _receive(self, deadline: float, what: str) -> tuple[dict, list[np.ndarray]]:
         try:
-            return read_message(self._from_child, self.limits.max_output_mb << 20, deadline, self._arena)
+            return read_message(self._from_child, self.limits.max_output_mb << 20, deadline, self._arena,
+                                self._region)
         except DeadlineExceeded:
             limit = self.limits.start_timeout_s if what == "starting the candidate" else self.limits.call_timeout_s
             self._fail("timeout", f"{what} did not finish within {limit:g} s")

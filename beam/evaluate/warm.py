@@ -137,8 +137,9 @@ class WarmPool:
 
     # ------------------------------------------------------------------ workers
     def spawn(self, plan: IsolationPlan, candidate: Path, entry: str, in_fd: int, out_fd: int,
-              env: dict[str, str], threads: int = 1) -> ForkedProcess:
-        """Fork an isolated worker serving ``entry`` of ``candidate`` on the given pipe ends."""
+              env: dict[str, str], threads: int = 1, reply_fd: int = -1) -> ForkedProcess:
+        """Fork an isolated worker serving ``entry`` of ``candidate`` on the given pipe ends
+        (and writing its replies into the shared region ``reply_fd``, when not -1)."""
         request: dict[str, Any] = {"op": "spawn", "candidate": str(candidate), "entry": entry,
                                    "threads": threads, "env": env}
         request["plan"] = plan.to_json()
@@ -151,7 +152,8 @@ class WarmPool:
                 self._next_id += 1
                 request["id"] = ident = self._next_id
                 try:
-                    socket.send_fds(self._sock, [json.dumps(request).encode()], [in_fd, out_fd])
+                    socket.send_fds(self._sock, [json.dumps(request).encode()],
+                                    [in_fd, out_fd] + ([reply_fd] if reply_fd >= 0 else []))
                     break
                 except OSError:
                     if self._proc is not None:

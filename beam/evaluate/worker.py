@@ -1,11 +1,12 @@
 """Sandbox worker: runs inside the isolated child process.
 
-Started as ``python -m beam.evaluate.worker CANDIDATE ENTRY IN_FD OUT_FD`` (a fresh
+Started as ``python -m beam.evaluate.worker CANDIDATE ENTRY IN_FD OUT_FD [REPLY_FD]`` (a fresh
 process), or entered through :func:`serve` in a child forked from a warm parent
 (``beam.evaluate.zygote``). It imports the candidate module from the sandbox directory, then answers
 ``call`` requests: arrays arrive as numpy buffers and are handed to the entry
 function as torch tensors (as numpy arrays when ``BEAM_SANDBOX_ARRAYS=numpy``); the outputs (a tensor/array or a tuple of them) go
-back as raw buffers. An argument the host sent as a host callback becomes a
+back as raw buffers (written into the shared reply region ``REPLY_FD`` when the host
+gave one, :class:`beam.evaluate.protocol.ReplyRegion`). An argument the host sent as a host callback becomes a
 :class:`beam.evaluate.callback.HostFunction` the candidate may call during the
 call (its requests and the host's answers share the two pipes). Nothing here is
 trusted by the host: the host validates every reply and every request.
@@ -58,15 +59,22 @@ def _keywords(function) -> list[str]:
 
 def main(argv: list[str]) -> int:
     candidate, entry, in_fd, out_fd = argv[0], argv[1], int(argv[2]), int(argv[3])
-    return serve(candidate, entry, in_fd, out_fd, int(os.environ.get("BEAM_TORCH_THREADS", "1")))
+    reply_fd = int(argv[4]) if len(argv) > 4 else -1
+    return serve(candidate, entry, in_fd, out_fd, int(os.environ.get("BEAM_TORCH_THREADS", "1")), reply_fd)
 
 
-def serve(candidate: str, entry: str, in_fd: int, out_fd: int, threads: int = 1) -> int:
-    """Import ``candidate`` and answer calls on the two pipe descriptors until the host closes them."""
+def serve(candidate: str, entry: str, in_fd: int, out_fd: int, threads: int = 1, reply_fd: int = -1) -> int:
+    """Import ``candidate`` and answer calls on the two pipe descriptors until the host closes them;
+    replies' arrays go into the shared region ``reply_fd`` when there is one (else through ``out_fd``)."""
     from beam.evaluate.callback import HostFunction
-    from beam.evaluate.protocol import encode, read_message, write_message
+    from beam.evaluate.protocol import ReplyRegion, encode, read_message, write_message
 
     import numpy as np
+
+    region = None
+    if reply_fd >= 0:
+        region = ReplyRegion.attach(reply_fd)
+        region.close_descriptor()
 
     as_numpy = os.environ.get("BEAM_SANDBOX_ARRAYS", "torch") == "numpy"
     if as_numpy:
@@ -110,7 +118,7 @@ def serve(candidate: str, entry: str, in_fd: int, out_fd: int, threads: int = 1)
                     if isinstance(value, HostFunction):
                         value.nonce = nonce
                 outputs = _outputs(function(*args, **kwargs), torch, np)
-                reply = encode({"ok": True, "nonce": nonce}, outputs)
+                reply = encode({"ok": True, "nonce": nonce}, outputs, region)
         except BaseException as exc:  # report every failure of candidate code, even SystemExit
             reply = encode(dict(_error("runtime", exc), nonce=nonce))
         write_message(out_fd, reply)

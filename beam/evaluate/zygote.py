@@ -74,8 +74,9 @@ def _child(request: dict, fds: list[int], sock: socket.socket, wakeup: tuple[int
         isolation.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # no worker outlives its parent
         isolation.prctl(PR_SET_CHILD_SUBREAPER, 1)
         # the candidate sees what a freshly started worker would show it
-        sys.argv = [worker.__file__, request["candidate"], request["entry"], str(fds[0]), str(fds[1])]
-        code = worker.serve(request["candidate"], request["entry"], fds[0], fds[1], int(request.get("threads", 1)))
+        sys.argv = [worker.__file__, request["candidate"], request["entry"], *map(str, fds)]
+        code = worker.serve(request["candidate"], request["entry"], fds[0], fds[1], int(request.get("threads", 1)),
+                            fds[2] if len(fds) > 2 else -1)
     except BaseException as exc:  # report what broke before the candidate ran, then leave
         try:
             os.write(2, f"sandbox worker could not start: {exc!r}\n".encode())
@@ -150,7 +151,7 @@ def main(argv: list[str]) -> int:
                 pass
         if sock in ready:
             try:
-                data, fds, _, _ = socket.recv_fds(sock, MAX_REQUEST, 2)
+                data, fds, _, _ = socket.recv_fds(sock, MAX_REQUEST, 3)   # in, out[, reply region]
             except OSError:
                 data, fds = b"", []
             if not data:
@@ -159,7 +160,7 @@ def main(argv: list[str]) -> int:
                 request = json.loads(data)
             except ValueError:
                 request = {}
-            if request.get("op") == "spawn" and len(fds) == 2:
+            if request.get("op") == "spawn" and len(fds) in (2, 3):
                 _spawn(sock, request, fds, workers, wakeup)
             else:
                 for fd in fds:

@@ -1,13 +1,18 @@
 """The sandbox's pipes hold a whole EPLB plan, so the worker never waits for the host mid-message."""
 from __future__ import annotations
 
+import json
 import os
+import struct
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from beam.evaluate.protocol import PIPE_BYTES, Arena, encode, read_message, widen_pipe
+from beam.evaluate.protocol import (ALIGN, PIPE_BYTES, Arena, ProtocolError, ReplyRegion, encode, read_message,
+                                    widen_pipe)
+
+needs_memfd = pytest.mark.skipif(not hasattr(os, "memfd_create"), reason="no shared memory files here")
 
 
 def _pipe_max() -> int:
@@ -70,7 +75,7 @@ def test_an_arena_reads_replies_into_one_reused_buffer_and_caps_what_it_holds():
     _, arrays = read_message(fd, 1 << 24, arena=arena)
     os.close(fd)
     assert all(np.array_equal(a, b) and a.dtype == b.dtype for a, b in zip(arrays, first))
-    assert all(a.ctypes.data % Arena.ALIGN == 0 for a in arrays)
+    assert all(a.ctypes.data % ALIGN == 0 for a in arrays)
     kept = [a.copy() for a in arrays]
     fd, _ = _send(encode({"op": "result"}, [np.zeros(1000, dtype=np.int64)]))
     _, again = read_message(fd, 1 << 24, arena=arena)
@@ -82,3 +87,83 @@ def test_an_arena_reads_replies_into_one_reused_buffer_and_caps_what_it_holds():
     _, fresh = read_message(fd, 1 << 24, arena=arena)
     os.close(fd)
     assert np.array_equal(fresh[0], big[0]) and not np.shares_memory(fresh[0], again[0])
+
+
+def _regions(size: int) -> tuple[ReplyRegion, ReplyRegion]:
+    """The host's read-only side and a worker's writable side of one shared region."""
+    host = ReplyRegion.create(size)
+    assert host is not None
+    return host, ReplyRegion.attach(os.dup(host.fd))
+
+
+@needs_memfd
+def test_a_reply_region_carries_the_arrays_and_the_pipe_only_the_header():
+    host, worker = _regions(1 << 16)
+    try:
+        plan = [np.arange(100, dtype=np.int64).reshape(4, 25), np.array([2.5], dtype=np.float16),
+                np.zeros((0, 3), dtype=np.int32), np.array([True, False])]
+        parts = encode({"op": "result"}, plan, worker)
+        assert len(parts) == 1                                          # the header: nothing else in the pipe
+        fd, _ = _send(parts)
+        _, arrays = read_message(fd, 1 << 24, region=host)
+        os.close(fd)
+        assert all(np.array_equal(a, b) and a.dtype == b.dtype and a.shape == b.shape for a, b in zip(arrays, plan))
+        assert not any(a.flags.writeable for a in arrays)               # the host cannot write into it
+        kept = arrays[0].copy()
+        fd, _ = _send(encode({"op": "result"}, [np.full(100, 7, dtype=np.int64)], worker))
+        _, again = read_message(fd, 1 << 24, region=host)
+        os.close(fd)
+        assert (arrays[0] == 7).all() and np.array_equal(kept, plan[0])  # views: the next reply overwrites
+        assert (again[0] == 7).all()
+    finally:
+        host.close()
+        worker.close()
+
+
+@needs_memfd
+def test_arrays_that_do_not_fit_the_region_travel_through_the_pipe():
+    host, worker = _regions(4096)
+    try:
+        big = [np.arange(1000, dtype=np.int64)]                         # 8 kB > 4 kB
+        parts = encode({"op": "result"}, big, worker)
+        assert len(parts) == 2
+        fd, _ = _send(parts)
+        _, arrays = read_message(fd, 1 << 24, region=host)
+        os.close(fd)
+        assert np.array_equal(arrays[0], big[0])
+    finally:
+        host.close()
+        worker.close()
+
+
+def _forged(offset: object, dtype: str = "int64", shape: tuple = (4,)) -> list[bytes]:
+    head = json.dumps({"ok": True, "arrays": [{"dtype": dtype, "shape": list(shape), "offset": offset}]}).encode()
+    return [struct.pack(">I", len(head)) + head]
+
+
+@needs_memfd
+@pytest.mark.parametrize("offset, dtype, shape, message", [
+    (4096, "int64", (1,), "outside the reply region"),               # past the end
+    (4064, "int64", (8,), "outside the reply region"),               # runs over the end
+    (-8, "int64", (1,), "outside the reply region"),
+    (True, "int64", (1,), "outside the reply region"),
+    ("0", "int64", (1,), "outside the reply region"),
+    (4, "int64", (1,), "not aligned"),
+])
+def test_a_forged_offset_is_a_protocol_error(offset, dtype, shape, message):
+    host, worker = _regions(4096)
+    try:
+        fd, _ = _send(_forged(offset, dtype, shape))
+        with pytest.raises(ProtocolError, match=message):
+            read_message(fd, 1 << 24, region=host)
+        os.close(fd)
+    finally:
+        host.close()
+        worker.close()
+
+
+def test_an_offset_without_a_region_is_a_protocol_error():
+    fd, _ = _send(_forged(0))
+    with pytest.raises(ProtocolError, match="shared memory"):
+        read_message(fd, 1 << 24)
+    os.close(fd)

@@ -51,6 +51,40 @@ def test_outputs_of_one_call_survive_the_next(tmp_path):
     assert not np.shares_memory(first, second)
 
 
+@pytest.mark.parametrize("shared", [True, False], ids=["shared-memory", "pipe"])
+def test_replies_arrive_whole_through_shared_memory_or_the_pipe(tmp_path, shared):
+    # the reply region holds 8 MB: the 9 MB array travels through the pipe, the rest through the region
+    with Sandbox(write(tmp_path, """
+        import numpy as np, torch
+        def solve(w, k):
+            return (w * k, torch.full((58, 256, 6), -1, dtype=torch.int64), np.array([True, False]),
+                    np.zeros((0, 3), dtype=np.float16), np.arange(9 << 17, dtype=np.int64) * k)
+    """), "solve", SandboxLimits(call_timeout_s=5, shared_replies=shared)) as box:
+        for k in (2, 3):
+            out = box.call(WINDOW, k).outputs
+            assert np.array_equal(out[0], WINDOW * k) and (out[1] == -1).all() and out[1].shape == (58, 256, 6)
+            assert out[2].tolist() == [True, False] and out[3].shape == (0, 3) and out[3].dtype == np.float16
+            assert np.array_equal(out[4], np.arange(9 << 17) * k)
+            assert all(a.flags.writeable and a.flags.owndata for a in out)     # the caller's own copies
+        assert (box._region is not None) == (shared and hasattr(os, "memfd_create"))
+
+
+def test_a_forged_shared_memory_reply_is_a_protocol_error(tmp_path):
+    body = """
+        import os, struct, json, sys
+        def solve(w):
+            fake = json.dumps({"ok": True, "nonce": 0, "arrays": [{"dtype": "int64", "shape": [8],
+                                                                   "offset": 1 << 40}]}).encode()
+            os.write(int(sys.argv[4]), struct.pack('>I', len(fake)) + fake)
+            return w
+    """
+    with Sandbox(write(tmp_path, body), "solve", SandboxLimits(call_timeout_s=5)) as box:
+        with pytest.raises(SandboxError) as err:
+            box.call(WINDOW)
+    assert err.value.kind == "protocol" and ("outside the reply region" in err.value.message
+                                            or "has none" in err.value.message)  # no memfd: pipe replies only
+
+
 def test_import_error_is_a_load_error(tmp_path):
     with pytest.raises(SandboxError) as err:
         run_once(tmp_path, "import no_such_module_here\n")

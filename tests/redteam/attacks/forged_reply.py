@@ -11,7 +11,7 @@ import sys
 
 from heubase.eplb.reference import rebalance_experts as reference
 
-OUT_FD = int(sys.argv[-1])
+OUT_FD = int(sys.argv[4])  # worker argv: file, candidate, entry, in fd, out fd[, reply region fd]
 
 
 def rebalance_experts(weight, num_replicas, num_groups, num_nodes, num_gpus):
