@@ -3,7 +3,7 @@
 Every row is a real solver file scored by the real evaluator (sandboxed, timed
 call for call against the reference in the same run).
 
-    python benchmarks/eplb_baselines.py [--split validation|test] [--markdown]
+    python benchmarks/eplb_baselines.py [--split validation|test] [--markdown] [--per-shape] [--only TEXT]
 """
 from __future__ import annotations
 
@@ -54,6 +54,17 @@ LEAN = '''
 from heubase.eplb.lean import rebalance_lean as rebalance_experts
 '''
 
+LEAN_REPACK = '''
+from heubase.eplb.lean import rebalance_lean
+
+
+def rebalance_experts(weight, num_replicas, num_groups, num_nodes, num_gpus):
+    return rebalance_lean(weight, num_replicas, num_groups, num_nodes, num_gpus, repack=6)
+'''
+
+SOURCES = {None: PER_LAYER, "fast": FAST, "fast-proportional": FAST_PROPORTIONAL, "lean": LEAN,
+           "lean-repack": LEAN_REPACK}
+
 ROWS = [
     ("greedy + LPT, per-layer Python loops (DeepSeek's structure)", None),
     ("topk replicate + LPT", ("replicate_topk", "pack_lpt", None)),
@@ -67,6 +78,7 @@ ROWS = [
     ("fast pipeline (heubase.eplb.fast.rebalance_fast)", "fast"),
     ("fast pipeline, proportional replication (replicate_proportional)", "fast-proportional"),
     ("the same in numpy (heubase.eplb.lean.rebalance_lean)", "lean"),
+    ("the same, packing-aware replica moves (rebalance_lean repack=6)", "lean-repack"),
 ]
 
 
@@ -81,15 +93,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--split", default="validation", choices=["train", "validation", "test"])
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    parser.add_argument("--per-shape", action="store_true",
+                        help="also print next- and same-window GPU balance and ms per call for every shape")
+    parser.add_argument("--only", metavar="TEXT", help="score only the rows whose name contains TEXT "
+                                                       "(the reference always runs)")
     args = parser.parse_args(argv)
     problem = load_problem(ROOT / "problems" / "eplb")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         entries = [("reference (vectorised DeepSeek-equivalent)", problem.file("reference"))]
         for name, parts in ROWS:
+            if args.only and args.only not in name:
+                continue
             path = Path(tmp) / f"solver_{len(entries)}.py"
-            source = {None: PER_LAYER, "fast": FAST, "fast-proportional": FAST_PROPORTIONAL, "lean": LEAN}.get(parts) if not isinstance(parts, tuple) else None
-            path.write_text(source or composition_source(*parts))
+            path.write_text(composition_source(*parts) if isinstance(parts, tuple) else SOURCES[parts])
             entries.append((name, path))
         for name, path in entries:
             print(f"evaluating: {name}", file=sys.stderr, flush=True)
@@ -99,6 +116,13 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             rows.append((name, result, None))
     reference = rows[0][1]
+    _print_table(args, reference, rows)
+    if args.per_shape:
+        _print_per_shape(args.markdown, rows)
+    return 0
+
+
+def _print_table(args: argparse.Namespace, reference: dict, rows: list[tuple[str, dict | None, str | None]]) -> None:
     header = ["solver", "bal GPU next", "bal GPU same", "bal slot next", "ms/call", "speedup", "fitness"]
     table = []
     for name, result, error in rows:
@@ -123,7 +147,31 @@ def main(argv: list[str] | None = None) -> int:
         print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
         for row in table:
             print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)))
-    return 0
+
+
+def _print_per_shape(markdown: bool, rows: list[tuple[str, dict | None, str | None]]) -> None:
+    """Next- and same-window GPU balance and ms per call of every valid row on every shape, the reference's
+    own figures from each row's run beside them (minus: below the reference)."""
+    header = ["solver", "shape", "next", "same", "ms/call", "next - ref", "same - ref", "ref ms"]
+    table = []
+    for name, result, _ in rows:
+        for shape, figures in (result or {}).get("shapes", {}).items():
+            ref = figures["reference"]
+            table.append([name, shape, f"{figures['balancedness_gpu']:.4f}",
+                          f"{figures['balancedness_gpu_same_window']:.4f}", f"{figures['ms_per_call']:.2f}",
+                          f"{figures['balancedness_gpu'] - ref['balancedness_gpu']:+.4f}",
+                          f"{figures['balancedness_gpu_same_window'] - ref['balancedness_gpu_same_window']:+.4f}",
+                          f"{ref['ms_per_call']:.2f}"])
+    print("\nper shape (each row's reference figures come from its own run, timed call for call beside it)")
+    if markdown:
+        print("| " + " | ".join(header) + " |")
+        print("|" + "|".join("---" for _ in header) + "|")
+        for row in table:
+            print("| " + " | ".join(row) + " |")
+    else:
+        widths = [max(len(str(r[i])) for r in table + [header]) for i in range(len(header))]
+        for row in [header] + table:
+            print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)))
 
 
 if __name__ == "__main__":

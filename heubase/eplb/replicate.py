@@ -154,6 +154,43 @@ def proportional_shares(weight: np.ndarray, num_slots: int, power: float = 1.0) 
     return counts
 
 
+def move_replicas(weight: np.ndarray, counts: np.ndarray, receivers: np.ndarray) -> np.ndarray:
+    """Counts ``[B, n]`` with one replica moved to every expert listed in ``receivers [B, k]``, from donors.
+
+    The donors are the ``k`` experts of each row (not among its receivers, with
+    at least two replicas) whose load per replica stays smallest after giving
+    one up, ``weight / (counts - 1)``: the moves the min–max greedy would make
+    last. A row with fewer than ``k`` donors moves only as many replicas (its
+    first receivers get them); a receiver listed twice gets two. Returns a new
+    array: row sums are kept and every count stays at least 1.
+
+    >>> move_replicas(np.array([[9.0, 1.0, 2.0, 0.5]]), np.array([[2, 1, 2, 3]]), np.array([[0]])).tolist()
+    [[3, 1, 2, 2]]
+    """
+    batch, n = weight.shape
+    k = min(receivers.shape[1], n)
+    if k == 0 or batch == 0:
+        return counts.copy()
+    donor = weight / np.maximum(counts - 1, 1)
+    donor[counts <= 1] = np.inf
+    offsets = np.arange(0, batch * n, n)[:, None]
+    donor.reshape(-1)[receivers + offsets] = np.inf
+    finite = np.isfinite(donor)
+    top = np.where(finite, donor, 0.0).max(1, keepdims=True)
+    rank = np.where(finite, np.where(top > 0, 2 * top - donor, 1.0), 0.0)   # >= 0, the cheapest donor largest
+    peak = rank.max(1, keepdims=True)
+    keys, bits = descending_keys(rank, np.where(peak > 0, peak, 1.0))  # one int32 row sort (as order_desc)
+    if keys is None:
+        pick = np.argsort(-rank, axis=1, kind="stable")[:, :k]
+    else:
+        keys.sort(axis=1)
+        pick = keys[:, :k] & ((1 << bits) - 1)
+    able = np.take_along_axis(finite, pick, 1)                         # donors first, then the missing ones
+    gain = np.bincount((receivers[:, :k] + offsets)[able], minlength=batch * n)
+    gain -= np.bincount((pick + offsets)[able], minlength=batch * n)
+    return counts + gain.reshape(batch, n)
+
+
 def expand_replicas(logcnt: torch.Tensor) -> torch.Tensor:
     """List every replica: ``[L, E]`` counts → ``[L, R]`` expert id of each replica (grouped by expert).
 
