@@ -47,6 +47,8 @@ def hand_written_candidates() -> list[tuple[str, str]]:
         candidates.append(("fast pipeline (heubase.eplb.fast.rebalance_fast)", baselines.FAST))
         candidates.append(("numpy pipeline, proportional replication (heubase.eplb.lean.rebalance_lean)",
                            baselines.LEAN))
+        candidates.append(("numpy pipeline, packing-aware replica moves (rebalance_lean repack=6)",
+                           baselines.LEAN_REPACK))
     return candidates
 
 
