@@ -1,6 +1,6 @@
-# Evolved eplb solver (BEAM run s4-bench200, program 116).
+# Evolved eplb solver (BEAM run s5-bench200, program 147).
 # Standalone: depends only on torch/numpy and the standard library.
-# Validation fitness 0.8169; test fitness 0.8179.
+# Validation fitness 0.8196; test fitness 0.8184.
 # README.md beside this file says how it was produced and scored.
 """Fused fast plan on planning loads, with the packing and swap settings left to calibration.
 
@@ -20,11 +20,18 @@ that rule, which packs the observed window tighter and the next one worse);
 NEAR applies on hierarchical clusters (groups split over several nodes),
 NEAR_FLAT where the whole layer is planned as one group: the two trade
 next-window against same-window balance differently.
+Where a GPU has at most REPACK_SLOTS slots, the replication is made
+packing-aware (REPACK > 0): the experts of the heaviest replicas on the REPACK
+heaviest GPUs take a replica from the cheapest donors and the layer is dealt
+again, kept where its heaviest GPU drops (with few slots per GPU two mid-sized
+replicas often share the heaviest GPU and no swap separates them; the extra
+deal roughly doubles the time of a call).
 Few sorts, no Python loop over layers. If func_1 alone has used half of
 MAX_TIME, the swaps are skipped. func_1's loads are checked (shape, finite,
 non-negative) before they are planned on.
 """
 from __future__ import annotations
+import math
 import time
 
 import torch
@@ -34,12 +41,14 @@ import functools
 
 #Hyperparameter#
 MAX_TIME = 0.05
-SMOOTHING = 0.00203219  # range 0 0.3
-REFINE_ROUNDS = 3  # int, range 0 8
-PAIRS = 1  # int, range 1 16
-NEAR = -0.0290726  # range -0.05 0.1
-NEAR_FLAT = -0.0378486  # range -0.05 0.1
+SMOOTHING = 0.161637  # range 0 0.3
+REFINE_ROUNDS = 4  # int, range 0 8
+PAIRS = 3  # int, range 1 16
+NEAR = -0.0424773  # range -0.05 0.1
+NEAR_FLAT = -0.0494311  # range -0.05 0.1
 SPREAD = 0  # int, range 0 2
+REPACK = 4  # int, range 0 8
+REPACK_SLOTS = 9  # int, range 0 12
 #Hyperparameter#
 
 
@@ -53,12 +62,17 @@ def is_hierarchical(num_groups: int, num_nodes: int) -> bool:
 Replicator = Callable[[torch.Tensor, int], torch.Tensor]
 
 
-# inlined from heubase.eplb.lean
-def _as_loads(weight: torch.Tensor) -> np.ndarray:
-    """Float64 numpy loads of ``weight [L, E]``; NaN and negative loads count as 0, +inf as a huge load."""
+# inlined from heubase.eplb.plan
+def numpy_loads(weight: torch.Tensor) -> np.ndarray:
+    """Float64 numpy loads of ``weight [L, E]`` (no copy when already float64 on the CPU: treat as read-only);
+    NaN and negative loads count as 0, +inf as a huge load.
+
+    >>> numpy_loads(torch.tensor([[2, -1], [float("nan"), 3]])).tolist()
+    [[2.0, 0.0], [0.0, 3.0]]
+    """
     if weight.dim() != 2:
         raise ValueError(f"weight must be [layers, experts], got shape {tuple(weight.shape)}")
-    w = np.asarray(weight.detach().to("cpu").numpy(), dtype=np.float64)            # read only: no copy if float64
+    w = np.asarray(weight.detach().to("cpu").numpy(), dtype=np.float64)
     if w.size and not (w.min() >= 0 and w.max() < np.inf):
         w = np.clip(np.nan_to_num(w, nan=0.0, posinf=1e300, neginf=0.0), 0.0, None)
     return w
@@ -84,17 +98,28 @@ def check_cluster(num_experts: int, num_replicas: int, num_groups: int, num_node
 KEY_BITS = 31  # int32 sort keys, sign bit unused
 
 
-# inlined from heubase.eplb.lean
-def _descending_keys(values: np.ndarray) -> tuple[Optional[np.ndarray], int]:
-    """Unique ``int32`` keys ordering each row of ``values`` descending (ties by index), or None where
-    an argsort is as fast (rows of at most 16) or the keys would be too coarse."""
-    batch, n = values.shape
+# inlined from heubase.eplb.replicate
+def descending_keys(values: np.ndarray, peak: Optional[np.ndarray | float] = None
+                    ) -> tuple[Optional[np.ndarray], int]:
+    """Unique ``int32`` keys ``(Q - q) << b | i`` that order each row of ``values [B, n]`` (>= 0) descending,
+    ties to the lower index, and ``b`` (the bits of an index); keys are None where they would be too coarse.
+
+    ``q`` is the value quantised to ``31 - b`` bits of ``peak`` (default: the row's maximum), so values
+    closer than that step sort by index. Sorting the keys and masking the low ``b`` bits gives the order.
+
+    >>> keys, bits = descending_keys(np.array([[1.0, 3.0, 2.0, 3.0]]))
+    >>> (np.sort(keys, axis=1) & ((1 << bits) - 1)).tolist()
+    [[1, 3, 2, 0]]
+    """
+    n = values.shape[1]
     bits = max(1, (n - 1).bit_length())
     value_bits = KEY_BITS - bits
-    if n <= 16 or value_bits < 16:
+    if value_bits < 16:
         return None, bits
     top = (1 << value_bits) - 1
-    scale = top / np.maximum(values.max(1, keepdims=True), 1e-300)      # an all-zero row keeps keys = index
+    if peak is None:
+        peak = values.max(1, keepdims=True)
+    scale = top / np.maximum(peak, 1e-300)                                 # an all-zero row keeps keys = index
     keys = (top - (values * scale).astype(np.int32)) << bits
     keys |= np.arange(n, dtype=np.int32)
     return keys, bits
@@ -111,12 +136,13 @@ def order_desc(values: np.ndarray) -> np.ndarray:
     >>> order_desc(np.array([[1.0, 3.0, 2.0, 3.0]])).tolist()
     [[1, 3, 2, 0]]
     """
-    keys, bits = _descending_keys(values)
-    if keys is None:
-        return np.argsort(-values, axis=1, kind="stable")
-    keys.sort(axis=1)
-    keys &= (1 << bits) - 1
-    return keys
+    if values.shape[1] > 16:                                           # short rows: an argsort is as fast
+        keys, bits = descending_keys(values)
+        if keys is not None:
+            keys.sort(axis=1)
+            keys &= (1 << bits) - 1
+            return keys
+    return np.argsort(-values, axis=1, kind="stable")
 
 
 # inlined from heubase.eplb.lean
@@ -221,13 +247,10 @@ def proportional_shares(weight: np.ndarray, num_slots: int, power: float = 1.0) 
     quota = share * (extra / total)[:, None]
     whole = np.floor(quota)
     left = (extra + 0.5 - whole.sum(1)).astype(np.int64)                   # in [0, n]
-    bits = max(1, (n - 1).bit_length())
-    if bits > 15:                                                          # keys too coarse: ranks instead
+    keys, _ = descending_keys(quota - whole, peak=1.0)                     # remainders lie in [0, 1)
+    if keys is None:                                                       # keys too coarse: ranks instead
         keys = np.empty((batch, n), dtype=np.int64)
         np.put_along_axis(keys, np.argsort(whole - quota, axis=1, kind="stable"), np.arange(n), axis=1)
-    else:                                                                  # remainders lie in [0, 1)
-        top = (1 << (KEY_BITS - bits)) - 1
-        keys = ((top - ((quota - whole) * top).astype(np.int32)) << bits) | np.arange(n, dtype=np.int32)
     cut = np.sort(keys, axis=1)[np.arange(batch), np.minimum(left, n - 1)]   # the first key left out
     if left.max() >= n:
         cut[left >= n] = np.iinfo(keys.dtype).max
@@ -241,18 +264,45 @@ def checked_counts(counts: object, weight: torch.Tensor, num_slots: int, name: s
     """Check replica counts produced by ``name`` and return them as int64; ``ValueError`` naming ``name`` otherwise.
 
     Counts must be a tensor of the loads' shape, every count at least 1 and
-    every row summing to ``num_slots``.
+    every row summing to ``num_slots``. The checks run in numpy (a few µs each,
+    against ~10 µs per torch call on small CPU tensors); the result stays on the
+    counts' device.
+
+    >>> checked_counts(torch.tensor([[2.0, 1.0]]), torch.ones(1, 2), 3).tolist()
+    [[2, 1]]
+    >>> checked_counts(torch.tensor([[3, 0]]), torch.ones(1, 2), 3, "func_2")
+    Traceback (most recent call last):
+    ...
+    ValueError: func_2 gave an expert no replica (every count must be >= 1)
     """
     if not isinstance(counts, torch.Tensor) or counts.shape != weight.shape:
         raise ValueError(f"{name} must return a tensor of shape {tuple(weight.shape)}")
-    if counts.is_floating_point() and not bool((counts == counts.round()).all()):
+    values = counts.detach().to("cpu").numpy()
+    if values.dtype.kind == "f" and not (values == np.round(values)).all():
         raise ValueError(f"{name} must return whole replica counts")
-    logcnt = counts.long()
-    if bool((logcnt < 1).any()):
+    logcnt = values.astype(np.int64, copy=False)
+    if logcnt.size and logcnt.min() < 1:
         raise ValueError(f"{name} gave an expert no replica (every count must be >= 1)")
-    if bool((logcnt.sum(1) != num_slots).any()):
+    if (logcnt.sum(1) != num_slots).any():
         raise ValueError(f"{name} must hand out exactly {num_slots} replicas in every row")
-    return logcnt
+    return torch.from_numpy(logcnt).to(counts.device)
+
+
+# inlined from heubase.eplb.lean
+def _replica_layout(node_w: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Replicas of every row listed heaviest first: ``(src, item_load, item_rank)``, each ``[B, slots]``.
+
+    ``src`` is the flat index (into ``node_w``) of each replica's expert,
+    ``item_rank`` its rank among that expert's replicas.
+    """
+    rows, n = node_w.shape
+    per_replica = node_w / counts
+    flat_order = (order_desc(per_replica) + _row_offsets(rows, n)).reshape(-1)
+    sorted_counts = np.take(counts, flat_order)
+    src = np.repeat(flat_order, sorted_counts)
+    first = np.cumsum(sorted_counts) - sorted_counts
+    item_rank = np.arange(src.size) - np.repeat(first, sorted_counts)
+    return src.reshape(rows, -1), np.take(per_replica, src).reshape(rows, -1), item_rank.reshape(rows, -1)
 
 
 # inlined from heubase.eplb.fast
@@ -312,9 +362,68 @@ def deal_table(ordered: np.ndarray, num_packs: int, switches: Optional[Sequence[
     return table.reshape(batch, items), load
 
 
+# inlined from heubase.eplb.replicate
+def move_replicas(weight: np.ndarray, counts: np.ndarray, receivers: np.ndarray) -> np.ndarray:
+    """Counts ``[B, n]`` with one replica moved to every expert listed in ``receivers [B, k]``, from donors.
+
+    The donors are the ``k`` experts of each row (not among its receivers, with
+    at least two replicas) whose load per replica stays smallest after giving
+    one up, ``weight / (counts - 1)``: the moves the min–max greedy would make
+    last. A row with fewer than ``k`` donors moves only as many replicas (its
+    first receivers get them); a receiver listed twice gets two. Returns a new
+    array: row sums are kept and every count stays at least 1.
+
+    >>> move_replicas(np.array([[9.0, 1.0, 2.0, 0.5]]), np.array([[2, 1, 2, 3]]), np.array([[0]])).tolist()
+    [[3, 1, 2, 2]]
+    """
+    batch, n = weight.shape
+    k = min(receivers.shape[1], n)
+    if k == 0 or batch == 0:
+        return counts.copy()
+    donor = weight / np.maximum(counts - 1, 1)
+    donor[counts <= 1] = np.inf
+    offsets = np.arange(0, batch * n, n)[:, None]
+    donor.reshape(-1)[receivers + offsets] = np.inf
+    finite = np.isfinite(donor)
+    top = np.where(finite, donor, 0.0).max(1, keepdims=True)
+    rank = np.where(finite, np.where(top > 0, 2 * top - donor, 1.0), 0.0)   # >= 0, the cheapest donor largest
+    peak = rank.max(1, keepdims=True)
+    keys, bits = descending_keys(rank, np.where(peak > 0, peak, 1.0))  # one int32 row sort (as order_desc)
+    if keys is None:
+        pick = np.argsort(-rank, axis=1, kind="stable")[:, :k]
+    else:
+        keys.sort(axis=1)
+        pick = keys[:, :k] & ((1 << bits) - 1)
+    able = np.take_along_axis(finite, pick, 1)                         # donors first, then the missing ones
+    gain = np.bincount((receivers[:, :k] + offsets)[able], minlength=batch * n)
+    gain -= np.bincount((pick + offsets)[able], minlength=batch * n)
+    return counts + gain.reshape(batch, n)
+
+
+# inlined from heubase.eplb.lean
+def hot_pack_experts(table: np.ndarray, load: np.ndarray, src: np.ndarray, experts: int, k: int) -> np.ndarray:
+    """``[B, k]`` expert (index into a row's ``experts``) of the heaviest replica on each of the ``k`` heaviest packs.
+
+    ``table [B, n]`` is a slot table of :func:`deal_table` (entry ``p * c + j``:
+    the replica, by rank heaviest first, in slot ``j`` of pack ``p``), ``load
+    [B, m]`` the pack loads and ``src [B, n]`` the flat index of each ranked
+    replica's expert in a ``[B, experts]`` array. Packs in no particular order.
+
+    >>> table = np.array([[1, 2, 0, 3]]); src = np.array([[5, 5, 6, 7]])      # packs {1, 2} and {0, 3}
+    >>> hot_pack_experts(table, np.array([[3.0, 4.0]]), src, 4, 1).tolist()
+    [[1]]
+    """
+    batch, m = load.shape
+    k = min(max(int(k), 0), m)
+    capacity = table.shape[1] // m
+    top = np.argpartition(-load, k - 1, axis=1)[:, :k] if 0 < k < m else np.argsort(-load, axis=1)[:, :k]
+    heaviest = np.take_along_axis(table.reshape(batch, m, capacity), top[:, :, None], 1).min(2)   # [B, k] ranks
+    return np.take_along_axis(src, heaviest, 1) % experts
+
+
 # inlined from heubase.eplb.lean
 def swap_rounds_np(table_w: np.ndarray, table: np.ndarray, rounds: int = 1, near: Optional[float] = 0.03,
-                pairs: int = 1, load: Optional[np.ndarray] = None) -> None:
+                   pairs: int = 1, load: Optional[np.ndarray] = None) -> None:
     """Max–min 1-for-1 swaps on pack tables ``[B, m, c]`` (weights, ids; C-contiguous), in place.
 
     As :func:`heubase.eplb.fast.swap_rounds`: per round and row the ``k``-th
@@ -377,7 +486,8 @@ def swap_rounds_np(table_w: np.ndarray, table: np.ndarray, rounds: int = 1, near
 def rebalance_lean(weight: torch.Tensor, num_replicas: int, num_groups: int, num_nodes: int, num_gpus: int, *,
                    switches: Optional[Sequence[int]] = None, spread: int = 0, refine_rounds: int = 2,
                    near: Optional[float] = 0.03, pairs: int = 1, replicate: Optional[Replicator] = None,
-                   power: float = 1.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                   power: float = 1.0, repack: int = 0, repack_rounds: int = 1, repack_gain: float = 0.01
+                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """EPLB plan ``(phy2log [L, R], log2phy [L, E, X], logcnt [L, E])``, int64 CPU tensors.
 
     :func:`heubase.eplb.fast.rebalance_fast` with :func:`pack_spread
@@ -389,11 +499,22 @@ def rebalance_lean(weight: torch.Tensor, num_replicas: int, num_groups: int, num
     ``refine_rounds`` rounds of :func:`swap_rounds_np` (``near``, ``pairs``).
     ``log2phy`` lists every expert's slots, not necessarily in slot order.
 
+    ``repack > 0`` makes the replication packing-aware: after dealing, the
+    expert of the heaviest replica on each of the ``repack`` heaviest GPUs gets
+    one more replica (:func:`hot_pack_experts`), taken from the ``repack``
+    cheapest donors (:func:`heubase.eplb.replicate.move_replicas`), and the
+    replicas are dealt again; a row keeps the new counts only where its heaviest
+    GPU drops by more than the fraction ``repack_gain``. ``repack_rounds``
+    such rounds (each one more deal). With few slots per GPU the heaviest GPU
+    usually holds two mid-sized replicas that no swap can separate (more such
+    replicas than GPUs); ``repack=6`` lifts same-window balance on 5 slots per GPU by
+    about 0.015 for some next-window balance. Default 0: the plain pipeline.
+
     >>> p, l2p, cnt = rebalance_lean(torch.tensor([[8.0, 1.0, 2.0, 1.0]]), 6, 2, 2, 2)
     >>> p.tolist(), cnt.tolist()
     ([[0, 0, 1, 2, 2, 3]], [[2, 1, 2, 1]])
     """
-    w = _as_loads(weight)
+    w = numpy_loads(weight)
     layers, experts = w.shape
     check_cluster(experts, num_replicas, num_groups, num_nodes, num_gpus)
     nodes = num_nodes if is_hierarchical(num_groups, num_nodes) else 1
@@ -411,27 +532,33 @@ def rebalance_lean(weight: torch.Tensor, num_replicas: int, num_groups: int, num
     else:
         counts = checked_counts(replicate(torch.from_numpy(node_w), node_slots), torch.from_numpy(node_w),
                                 node_slots, getattr(replicate, "__name__", "replicate")).numpy()
-    per_replica = node_w / counts
-    order = order_desc(per_replica)
-    flat_order = (order + _row_offsets(rows, node_experts)).reshape(-1)
-    sorted_counts = np.take(counts, flat_order)
-    src = np.repeat(flat_order, sorted_counts)                     # [rows * node_slots] flat index of each replica
-    item_load = np.take(per_replica, src).reshape(rows, node_slots)
-    expert_of = np.arange(experts) if members is None else members.reshape(-1)
-    if members is None:
-        item_expert = src % node_experts
-    else:
-        item_expert = expert_of[src]
-    first = np.cumsum(sorted_counts) - sorted_counts
-    item_rank = np.arange(src.size) - np.repeat(first, sorted_counts)
+    src, item_load, item_rank = _replica_layout(node_w, counts)    # [rows, node_slots] each
 
     # 3. replicas -> GPUs: table[b, g * per_gpu + k] = replica (index into node b's list) in slot k of GPU g
     table, gpu_load = deal_table(item_load, gpus, switches, spread)
+    if repack > 0 and gpus > 1:
+        peak = gpu_load.max(1)
+        for _ in range(repack_rounds):
+            moved = move_replicas(node_w, counts, hot_pack_experts(table, gpu_load, src, node_experts, repack))
+            layout = _replica_layout(node_w, moved)
+            new_table, new_load = deal_table(layout[1], gpus, switches, spread)
+            new_peak = new_load.max(1)
+            better = new_peak < peak * (1 - repack_gain)
+            if not better.any():
+                break
+            keep = better[:, None]
+            counts, table, gpu_load = np.where(keep, moved, counts), np.where(keep, new_table, table), \
+                np.where(keep, new_load, gpu_load)
+            src, item_load, item_rank = (np.where(keep, new, old) for new, old in
+                                         zip(layout, (src, item_load, item_rank)))
+            peak = np.where(better, new_peak, peak)
+    src, item_rank = src.reshape(-1), item_rank.reshape(-1)
+    item_expert = src % node_experts if members is None else members.reshape(-1)[src]
     table_at = table + _row_offsets(rows, node_slots)
     if refine_rounds > 0 and gpus > 1 and per_gpu > 1:
         table_w = np.take(item_load, table_at)
         swap_rounds_np(table_w.reshape(rows, gpus, per_gpu), table_at.reshape(rows, gpus, per_gpu),
-                    refine_rounds, near, pairs, gpu_load)
+                       refine_rounds, near, pairs, gpu_load)
 
     # 4. the DeepSeek triple
     phy2log = item_expert[table_at].reshape(layers, num_replicas)
@@ -492,10 +619,7 @@ def replicate_proportional(weight: torch.Tensor, num_slots: int, power: float = 
     [[4, 1, 2, 1]]
     """
     _check(weight, num_slots)
-    load = weight.detach().to("cpu").numpy().astype(np.float64)
-    if load.size and not (load.min() >= 0 and load.max() < np.inf):
-        load = np.clip(np.nan_to_num(load, nan=0.0, posinf=1e300, neginf=0.0), 0.0, None)
-    return torch.from_numpy(proportional_shares(load, num_slots, power))
+    return torch.from_numpy(proportional_shares(numpy_loads(weight), num_slots, power))
 
 
 def func_1(weight: torch.Tensor, smoothing: float) -> torch.Tensor:
@@ -503,7 +627,7 @@ def func_1(weight: torch.Tensor, smoothing: float) -> torch.Tensor:
 
 
 def func_2(weight: torch.Tensor, num_slots: int) -> torch.Tensor:
-    return replicate_proportional(weight, num_slots, power=1.04)
+    return replicate_proportional(weight, num_slots, power=1.16)
 
 
 def rebalance_experts(weight: torch.Tensor, num_replicas: int, num_groups: int, num_nodes: int,
@@ -513,11 +637,12 @@ def rebalance_experts(weight: torch.Tensor, num_replicas: int, num_groups: int, 
     planned = func_1(observed, SMOOTHING)
     if not isinstance(planned, torch.Tensor) or planned.shape != observed.shape:
         raise ValueError(f"func_1 must return planning loads of shape {list(observed.shape)}")
-    planned = planned.to(torch.float64)
-    if not bool(torch.isfinite(planned).all()) or bool((planned < 0).any()):
+    loads = planned.detach().to("cpu", torch.float64).numpy()
+    if loads.size and not (loads.min() >= 0 and loads.max() < math.inf):   # NaN fails both comparisons
         raise ValueError("func_1 returned planning loads that are negative or not finite")
     rounds = max(0, REFINE_ROUNDS) if time.perf_counter() - start < MAX_TIME / 2 else 0
     near = NEAR if num_nodes > 1 and is_hierarchical(num_groups, num_nodes) else NEAR_FLAT
-    return rebalance_lean(planned, num_replicas, num_groups, num_nodes, num_gpus, spread=max(0, SPREAD),
+    repack = max(0, REPACK) if num_replicas // num_gpus <= REPACK_SLOTS else 0
+    return rebalance_lean(torch.from_numpy(loads), num_replicas, num_groups, num_nodes, num_gpus, spread=max(0, SPREAD),
                           refine_rounds=rounds, near=near if near >= 0 else None, pairs=max(1, PAIRS),
-                          replicate=func_2)
+                          replicate=func_2, repack=repack)
