@@ -70,13 +70,16 @@ class ReplyRegion:
     def create(cls, size: int = REPLY_REGION_BYTES) -> "ReplyRegion | None":
         """The host's side: a fresh region of ``size`` bytes (its ``fd`` goes to the worker), or None where
         shared memory files are not available (replies then travel through the pipe)."""
-        if not hasattr(os, "memfd_create"):
+        if not (hasattr(os, "memfd_create") and hasattr(fcntl, "F_ADD_SEALS")):
             return None
         fd = -1
         try:
-            fd = os.memfd_create("beam-reply", os.MFD_CLOEXEC)
+            fd = os.memfd_create("beam-reply", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
             os.ftruncate(fd, size)
             os.pwrite(fd, bytes(size), 0)                            # allocate the pages once, up front
+            # sealed at this size: nobody (the candidate included) can shrink it under the host's mapping,
+            # where reading past the end would kill the host with SIGBUS
+            fcntl.fcntl(fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SEAL)
             return cls(fd, size, writable=False)
         except OSError:
             if fd >= 0:

@@ -167,3 +167,17 @@ def test_an_offset_without_a_region_is_a_protocol_error():
     with pytest.raises(ProtocolError, match="shared memory"):
         read_message(fd, 1 << 24)
     os.close(fd)
+
+
+@needs_memfd
+def test_the_region_cannot_be_shrunk_under_the_hosts_mapping():
+    host, worker = _regions(1 << 16)
+    try:
+        with pytest.raises(PermissionError):
+            os.ftruncate(worker.fd, 0)            # the worker's descriptor: what a candidate could reach
+        with pytest.raises(PermissionError):
+            os.ftruncate(worker.fd, 1 << 20)
+        assert os.fstat(worker.fd).st_size == 1 << 16
+    finally:
+        host.close()
+        worker.close()
