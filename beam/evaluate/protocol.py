@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import math
 import mmap
 import os
 import select
@@ -235,8 +236,11 @@ def read_message(fd: int, max_bytes: int, deadline: float | None = None, arena: 
             raise ProtocolError(f"array of dtype {dtype!r} and shape {shape} is not allowed")
         if "offset" in spec and region is None:
             raise ProtocolError("the message places an array in shared memory, but this channel has none")
+        size = math.prod(shape) * np.dtype(dtype).itemsize       # Python ints: no wrap-around to 0 or below
+        if size > max_bytes:
+            raise ProtocolError(f"output of {size} bytes exceeds the limit of {max_bytes} bytes")
         specs.append((np.dtype(dtype), shape, spec.get("offset")))
-        sizes.append(int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize)
+        sizes.append(size)
     if sum(sizes) > max_bytes:
         raise ProtocolError(f"output of {sum(sizes)} bytes exceeds the limit of {max_bytes} bytes")
     inline = [size for (_, _, offset), size in zip(specs, sizes) if offset is None]
@@ -246,10 +250,13 @@ def read_message(fd: int, max_bytes: int, deadline: float | None = None, arena: 
         arena.reset(Arena.room(inline))
     arrays = []
     for (dtype, shape, offset), size in zip(specs, sizes):
-        if offset is not None:
-            arrays.append(region.view(offset, dtype, shape, size))
-            continue
-        array = np.empty(shape, dtype=dtype) if arena is None else arena.array(dtype, shape, size)
+        try:
+            if offset is not None:
+                arrays.append(region.view(offset, dtype, shape, size))
+                continue
+            array = np.empty(shape, dtype=dtype) if arena is None else arena.array(dtype, shape, size)
+        except (ValueError, OverflowError) as exc:                   # e.g. a zero-size shape numpy cannot hold
+            raise ProtocolError(f"array of dtype {dtype.name} and shape {shape} cannot be made: {exc}") from None
         _read_into(fd, memoryview(array).cast("B") if size else memoryview(b""), deadline)
         arrays.append(array)
     return header, arrays

@@ -178,6 +178,7 @@ class Sandbox:
         self._served = [0.0, 0]  # host seconds answering requests, requests answered (current call)
         self._arena = Arena()  # replies are read into it: no page faults while a call is timed
         self._region: ReplyRegion | None = None  # or the worker writes them into shared memory
+        self.replies_in_region = 0  # messages whose arrays came through the region (not the pipe)
         self._uid: int | None = None
         self.enforced: list[str] = []
         self.keywords: list[str] = []
@@ -340,7 +341,11 @@ class Sandbox:
 
         The inputs are sent first and placed on ``limits.device`` (untimed); then the
         call itself is timed, from the request until the outputs are back on the
-        host's CPU (so GPU work is complete). Raises :class:`SandboxError` for every
+        host's CPU (so GPU work is complete): until the reply is read from the pipe,
+        or, when the worker wrote its arrays into the shared reply region before
+        sending the header, until the header arrives (the copy out is not timed;
+        a worker that sends a header of its own before its plan is ready is caught
+        as a stray message on the result channel at the next call). Raises :class:`SandboxError` for every
         failure; after a ``timeout``, ``crash``, ``protocol`` or ``violation`` the
         sandbox is closed. Keyword arguments are passed by name (check :meth:`accepts`).
         A :class:`HostCallback` argument reaches the candidate as a function that asks the host.
@@ -444,8 +449,11 @@ class Sandbox:
     # ----------------------------------------------------------------- internals
     def _receive(self, deadline: float, what: str) -> tuple[dict, list[np.ndarray]]:
         try:
-            return read_message(self._from_child, self.limits.max_output_mb << 20, deadline, self._arena,
-                                self._region)
+            header, arrays = read_message(self._from_child, self.limits.max_output_mb << 20, deadline, self._arena,
+                                          self._region)
+            if any(isinstance(spec, dict) and "offset" in spec for spec in header.get("arrays", [])):
+                self.replies_in_region += 1
+            return header, arrays
         except DeadlineExceeded:
             limit = self.limits.start_timeout_s if what == "starting the candidate" else self.limits.call_timeout_s
             self._fail("timeout", f"{what} did not finish within {limit:g} s")

@@ -138,7 +138,12 @@ def checked_counts(counts: object, weight: torch.Tensor, num_slots: int, name: s
     """
     if not isinstance(counts, torch.Tensor) or counts.shape != weight.shape:
         raise ValueError(f"{name} must return a tensor of shape {tuple(weight.shape)}")
-    values = counts.detach().to("cpu").numpy()
+    values = counts.detach().to("cpu")
+    if values.is_complex():
+        raise ValueError(f"{name} must return real replica counts")
+    if values.dtype == torch.bfloat16:                                         # numpy has no bfloat16
+        values = values.to(torch.float64)
+    values = values.numpy()
     if values.dtype.kind == "f" and not (values == np.round(values)).all():
         raise ValueError(f"{name} must return whole replica counts")
     logcnt = values.astype(np.int64, copy=False)

@@ -181,3 +181,22 @@ def test_the_region_cannot_be_shrunk_under_the_hosts_mapping():
     finally:
         host.close()
         worker.close()
+
+
+@pytest.mark.parametrize("shape", [[1 << 32, 1 << 32], [3, 1 << 62], [0, 1 << 63], [-1, 4]])
+@pytest.mark.parametrize("in_region", [False, True], ids=["pipe", "region"])
+def test_a_forged_shape_is_a_protocol_error(shape, in_region):
+    if in_region and not hasattr(os, "memfd_create"):
+        pytest.skip("no shared memory files here")
+    host, worker = _regions(4096) if in_region else (None, None)
+    spec = {"dtype": "int8", "shape": shape, **({"offset": 0} if in_region else {})}
+    head = json.dumps({"ok": True, "arrays": [spec]}).encode()
+    fd, _ = _send([struct.pack(">I", len(head)) + head])
+    try:
+        with pytest.raises(ProtocolError):
+            read_message(fd, 1 << 24, region=host)
+    finally:
+        os.close(fd)
+        for region in (host, worker):
+            if region is not None:
+                region.close()

@@ -95,14 +95,16 @@ def test_doctests():
     (torch.tensor([[2, 2]]), "exactly 3 replicas"),
     (torch.tensor([2, 1]), "shape"),
     ([[2, 1]], "shape"),
+    (torch.tensor([[2, 1]], dtype=torch.complex64), "real replica counts"),
 ])
 def test_checked_counts_names_the_replicator(counts, message):
     with pytest.raises(ValueError, match=f"func_7 .*{message}"):
         checked_counts(counts, torch.ones(1, 2), 3, "func_7")
 
 
-@pytest.mark.parametrize("dtype", [torch.int32, torch.int64, torch.float32, torch.float64])
+@pytest.mark.parametrize("dtype", [torch.int32, torch.int64, torch.float32, torch.float64, torch.bfloat16, torch.bool])
 def test_checked_counts_returns_int64_counts(dtype):
-    counts = torch.tensor([[2, 1], [1, 2]], dtype=dtype)
-    checked = checked_counts(counts, torch.ones(2, 2), 3)
-    assert checked.dtype == torch.int64 and checked.tolist() == [[2, 1], [1, 2]]
+    want = [[1, 1], [1, 1]] if dtype == torch.bool else [[2, 1], [1, 2]]
+    counts = torch.tensor(want, dtype=dtype)
+    checked = checked_counts(counts, torch.ones(2, 2), sum(want[0]))
+    assert checked.dtype == torch.int64 and checked.tolist() == want

@@ -73,7 +73,7 @@ def rebalance_experts(weight: torch.Tensor, num_replicas: int, num_groups: int, 
         raise ValueError("func_1 returned planning loads that are negative or not finite")
     rounds = max(0, REFINE_ROUNDS) if time.perf_counter() - start < MAX_TIME / 2 else 0
     near = NEAR if num_nodes > 1 and is_hierarchical(num_groups, num_nodes) else NEAR_FLAT
-    repack = max(0, REPACK) if num_replicas // num_gpus <= REPACK_SLOTS else 0
+    repack = max(0, REPACK) if num_replicas < (REPACK_SLOTS + 1) * num_gpus else 0   # <= REPACK_SLOTS per GPU
     return rebalance_lean(torch.from_numpy(loads), num_replicas, num_groups, num_nodes, num_gpus, spread=max(0, SPREAD),
                           refine_rounds=rounds, near=near if near >= 0 else None, pairs=max(1, PAIRS),
                           replicate=func_2, repack=repack)
