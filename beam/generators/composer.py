@@ -24,7 +24,7 @@ from beam.calibrate import default_range
 from beam.catalog import (Component, bind, declared_result, def_line_params, normalise, param_category, shape_role,
                           signature_shape)
 from beam.generators.base import GenerationError, Generator, GeneratorContext
-from beam.program import MAX_TIME, Placeholder, Program, ProgramError
+from beam.program import MAX_TIME, Hyperparameter, Placeholder, Program, ProgramError
 
 REFINE_PROBABILITY = 0.5
 PERTURB_RANGE = (0.5, 2.0)
@@ -209,12 +209,20 @@ class Composer(Generator):
         params = {n: h for n, h in program.hyperparameters().items() if n != MAX_TIME}
         if not params:
             return program
-        values = {}
-        for name in self.rng.sample(sorted(params), min(count, len(params))):
-            low, high = default_range(params[name])
-            value = params[name].value + self.rng.gauss(0, 0.2) * (high - low)
-            values[name] = min(max(value, low), high)
+        values = {name: self._nudged(params[name]) for name in self.rng.sample(sorted(params), min(count, len(params)))}
         return program.with_hyperparameters(values)
+
+    def _nudged(self, h: Hyperparameter) -> float:
+        """A new value for ``h`` inside its range: a Gaussian step of a fifth of the range, redrawn while it
+        rounds back to the old value (small int ranges, clipping at a bound), else one step inwards."""
+        low, high = default_range(h)
+        for _ in range(4):
+            value = min(max(h.value + self.rng.gauss(0, 0.2) * (high - low), low), high)
+            if (round(value) if h.is_int else value) != h.value:
+                return value
+        if h.is_int:
+            return h.value + 1 if h.value + 1 <= high else h.value - 1
+        return (h.value + (low if h.value - low > high - h.value else high)) / 2
 
     def _fill(self, program: Program, slots: list[Slot]) -> Program:
         for slot in slots:

@@ -14,7 +14,7 @@ from beam.evolve import heubase_components
 from beam.generators.base import GenerationError, GeneratorContext
 from beam.generators.composer import Composer, called_names, slot_of
 from beam.problem import load_problem
-from beam.program import MAX_TIME, Program
+from beam.program import MAX_TIME, Hyperparameter, Program
 
 ROOT = Path(__file__).resolve().parents[2]
 PROBLEM = load_problem(ROOT / "problems" / "eplb")
@@ -150,3 +150,15 @@ def test_nothing_fits_is_a_generation_error():
     assert odd != SKELETONS[0].read_text()
     with pytest.raises(GenerationError, match="no library component fits"):
         run(gen.fill_all(odd))
+
+
+@pytest.mark.parametrize("value, is_int, bounds", [(1, True, (0, 1)), (0, True, (0, 1)), (2, True, (2, 3)),
+                                                    (0.3, False, (0.0, 0.3)), (-0.05, False, (-0.05, 0.1))])
+def test_a_nudge_always_moves_a_hyperparameter_inside_its_range(value, is_int, bounds):
+    # a Gaussian step on a small int range (REPACK_SLOTS, SPREAD) often rounds back to the old value: a
+    # mutation that only nudged such constants gave back its parent (caught by the test above in CI)
+    h = Hyperparameter("K", value, is_int, bounds)
+    for seed in range(30):
+        moved = composer(seed)._nudged(h)
+        assert bounds[0] <= moved <= bounds[1]
+        assert (round(moved) if is_int else moved) != value
