@@ -27,28 +27,9 @@ import torch
 from heubase.eplb.fast import deal_schedules
 from heubase.eplb.hierarchical import check_cluster, is_hierarchical
 from heubase.eplb.plan import checked_counts, numpy_loads
-from heubase.eplb.replicate import KEY_BITS, descending_keys, move_replicas, proportional_shares
+from heubase.eplb.replicate import KEY_BITS, move_replicas, order_desc, proportional_shares
 
 Replicator = Callable[[torch.Tensor, int], torch.Tensor]
-
-
-def order_desc(values: np.ndarray) -> np.ndarray:
-    """Row-wise argsort of ``values [B, n]`` (finite, >= 0), largest first, ties to the lower index.
-
-    Long rows: one ``int32`` sort of keys ``(Q - q) << b | i`` with ``q`` the
-    value quantised to ``31 - b`` bits of its row's maximum and ``b`` the bits
-    of an index. Short rows (and rows too long for the keys): a stable argsort.
-
-    >>> order_desc(np.array([[1.0, 3.0, 2.0, 3.0]])).tolist()
-    [[1, 3, 2, 0]]
-    """
-    if values.shape[1] > 16:                                           # short rows: an argsort is as fast
-        keys, bits = descending_keys(values)
-        if keys is not None:
-            keys.sort(axis=1)
-            keys &= (1 << bits) - 1
-            return keys
-    return np.argsort(-values, axis=1, kind="stable")
 
 
 @functools.lru_cache(maxsize=64)
@@ -208,20 +189,25 @@ def _groups_to_nodes(w: np.ndarray, num_groups: int, nodes: int) -> np.ndarray:
     return (by_node.reshape(layers, num_groups, 1) * size + np.arange(size)).reshape(layers * nodes, -1)
 
 
-def _replica_layout(node_w: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Replicas of every row listed heaviest first: ``(src, item_load, item_rank)``, each ``[B, slots]``.
+def _replica_layout(node_w: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Replicas of every row listed heaviest first: ``(src, item_load)``, each ``[B, slots]``.
 
-    ``src`` is the flat index (into ``node_w``) of each replica's expert,
-    ``item_rank`` its rank among that expert's replicas.
+    ``src`` is the flat index (into ``node_w``) of each replica's expert; an
+    expert's replicas are consecutive (see :func:`_replica_ranks`).
     """
     rows, n = node_w.shape
     per_replica = node_w / counts
     flat_order = (order_desc(per_replica) + _row_offsets(rows, n)).reshape(-1)
-    sorted_counts = np.take(counts, flat_order)
-    src = np.repeat(flat_order, sorted_counts)
-    first = np.cumsum(sorted_counts) - sorted_counts
-    item_rank = np.arange(src.size) - np.repeat(first, sorted_counts)
-    return src.reshape(rows, -1), np.take(per_replica, src).reshape(rows, -1), item_rank.reshape(rows, -1)
+    src = np.repeat(flat_order, np.take(counts, flat_order))
+    return src.reshape(rows, -1), np.take(per_replica, src).reshape(rows, -1)
+
+
+def _replica_ranks(src: np.ndarray) -> np.ndarray:
+    """Rank of every replica among its expert's replicas, from ``src`` of :func:`_replica_layout` (flat)."""
+    position = np.arange(src.size)
+    starts = np.ones(src.size, dtype=bool)
+    np.not_equal(src[1:], src[:-1], out=starts[1:])                 # an expert's run of replicas begins
+    return position - np.maximum.accumulate(np.where(starts, position, 0))
 
 
 def hot_pack_experts(table: np.ndarray, load: np.ndarray, src: np.ndarray, experts: int, k: int) -> np.ndarray:
@@ -293,7 +279,7 @@ def rebalance_lean(weight: torch.Tensor, num_replicas: int, num_groups: int, num
     else:
         counts = checked_counts(replicate(torch.from_numpy(node_w), node_slots), torch.from_numpy(node_w),
                                 node_slots, getattr(replicate, "__name__", "replicate")).numpy()
-    src, item_load, item_rank = _replica_layout(node_w, counts)    # [rows, node_slots] each
+    src, item_load = _replica_layout(node_w, counts)               # [rows, node_slots] each
 
     # 3. replicas -> GPUs: table[b, g * per_gpu + k] = replica (index into node b's list) in slot k of GPU g
     table, gpu_load = deal_table(item_load, gpus, switches, spread)
@@ -310,10 +296,10 @@ def rebalance_lean(weight: torch.Tensor, num_replicas: int, num_groups: int, num
             keep = better[:, None]
             counts, table, gpu_load = np.where(keep, moved, counts), np.where(keep, new_table, table), \
                 np.where(keep, new_load, gpu_load)
-            src, item_load, item_rank = (np.where(keep, new, old) for new, old in
-                                         zip(layout, (src, item_load, item_rank)))
+            src, item_load = np.where(keep, layout[0], src), np.where(keep, layout[1], item_load)
             peak = np.where(better, new_peak, peak)
-    src, item_rank = src.reshape(-1), item_rank.reshape(-1)
+    src = src.reshape(-1)
+    item_rank = _replica_ranks(src)
     item_expert = src % node_experts if members is None else members.reshape(-1)[src]
     table_at = table + _row_offsets(rows, node_slots)
     if refine_rounds > 0 and gpus > 1 and per_gpu > 1:

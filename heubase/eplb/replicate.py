@@ -108,6 +108,25 @@ def descending_keys(values: np.ndarray, peak: Optional[np.ndarray | float] = Non
     return keys, bits
 
 
+def order_desc(values: np.ndarray) -> np.ndarray:
+    """Row-wise argsort of ``values [B, n]`` (finite, >= 0), largest first, ties to the lower index.
+
+    Long rows: one ``int32`` sort of keys ``(Q - q) << b | i`` with ``q`` the
+    value quantised to ``31 - b`` bits of its row's maximum and ``b`` the bits
+    of an index. Short rows (and rows too long for the keys): a stable argsort.
+
+    >>> order_desc(np.array([[1.0, 3.0, 2.0, 3.0]])).tolist()
+    [[1, 3, 2, 0]]
+    """
+    if values.shape[1] > 16:                                           # short rows: an argsort is as fast
+        keys, bits = descending_keys(values)
+        if keys is not None:
+            keys.sort(axis=1)
+            keys &= (1 << bits) - 1
+            return keys
+    return np.argsort(-values, axis=1, kind="stable")
+
+
 def proportional_shares(weight: np.ndarray, num_slots: int, power: float = 1.0) -> np.ndarray:
     """:func:`replicate_proportional` on numpy loads ``[B, n]`` (finite, >= 0): ``[B, n]`` int64 counts.
 
@@ -178,13 +197,7 @@ def move_replicas(weight: np.ndarray, counts: np.ndarray, receivers: np.ndarray)
     finite = np.isfinite(donor)
     top = np.where(finite, donor, 0.0).max(1, keepdims=True)
     rank = np.where(finite, np.where(top > 0, 2 * top - donor, 1.0), 0.0)   # >= 0, the cheapest donor largest
-    peak = rank.max(1, keepdims=True)
-    keys, bits = descending_keys(rank, np.where(peak > 0, peak, 1.0))  # one int32 row sort (as order_desc)
-    if keys is None:
-        pick = np.argsort(-rank, axis=1, kind="stable")[:, :k]
-    else:
-        keys.sort(axis=1)
-        pick = keys[:, :k] & ((1 << bits) - 1)
+    pick = order_desc(rank)[:, :k]
     able = np.take_along_axis(finite, pick, 1)                         # donors first, then the missing ones
     gain = np.bincount((receivers[:, :k] + offsets)[able], minlength=batch * n)
     gain -= np.bincount((pick + offsets)[able], minlength=batch * n)
