@@ -137,16 +137,7 @@ def _print_table(args: argparse.Namespace, reference: dict, rows: list[tuple[str
                   "", "", "", "", ""])
     print(f"\nEPLB baselines, split={args.split}, default shape {reference['default_shape']}, "
           f"windows {reference['windows']}; fitness = mean over {len(reference['shapes'])} shapes")
-    widths = [max(len(str(r[i])) for r in table + [header]) for i in range(len(header))]
-    if args.markdown:
-        print("| " + " | ".join(header) + " |")
-        print("|" + "|".join("---" for _ in header) + "|")
-        for row in table:
-            print("| " + " | ".join(row) + " |")
-    else:
-        print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
-        for row in table:
-            print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)))
+    print_table(header, table, args.markdown)
 
 
 def _print_per_shape(markdown: bool, rows: list[tuple[str, dict | None, str | None]]) -> None:
@@ -163,15 +154,21 @@ def _print_per_shape(markdown: bool, rows: list[tuple[str, dict | None, str | No
                           f"{figures['balancedness_gpu_same_window'] - ref['balancedness_gpu_same_window']:+.4f}",
                           f"{ref['ms_per_call']:.2f}"])
     print("\nper shape (each row's reference figures come from its own run, timed call for call beside it)")
+    print_table(header, table, markdown)
+
+
+def print_table(header: list[str], rows: list[list[str]], markdown: bool) -> None:
+    """A Markdown or plain aligned table."""
     if markdown:
         print("| " + " | ".join(header) + " |")
         print("|" + "|".join("---" for _ in header) + "|")
-        for row in table:
+        for row in rows:
             print("| " + " | ".join(row) + " |")
-    else:
-        widths = [max(len(str(r[i])) for r in table + [header]) for i in range(len(header))]
-        for row in [header] + table:
-            print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)))
+        return
+    widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
+    for row in rows:
+        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)))
 
 
 if __name__ == "__main__":

@@ -32,9 +32,14 @@ AIM_MS = 2.0
 Row = list[str]
 
 
+def baselines_module():
+    """The sibling benchmark ``eplb_baselines.py`` (its solver sources and table printer)."""
+    return import_by_path(ROOT / "benchmarks" / "eplb_baselines.py", "beam_bench_eplb_baselines")
+
+
 def hand_written_candidates() -> list[tuple[str, str]]:
     """(name, source) of the single HeuBase compositions to choose from on validation."""
-    baselines = import_by_path(ROOT / "benchmarks" / "eplb_baselines.py", "beam_bench_eplb_baselines")
+    baselines = baselines_module()
     candidates = [(name, baselines.composition_source(*parts)) for name, parts in baselines.ROWS if isinstance(parts, tuple)]
     if not any(name == "greedy + Karmarkar-Karp" for name, _ in candidates):
         candidates.append(("greedy + Karmarkar-Karp",
@@ -151,17 +156,8 @@ def in_process_ms(problem: Problem, solvers: list[tuple[str, Path]], repeats: in
 
 
 def print_table(header: Row, rows: list[Row], markdown: bool) -> None:
-    """A Markdown or plain aligned table."""
-    if markdown:
-        print("| " + " | ".join(header) + " |")
-        print("|" + "|".join("---" for _ in header) + "|")
-        for row in rows:
-            print("| " + " | ".join(row) + " |")
-        return
-    widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
-    print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
-    for row in rows:
-        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)))
+    """A Markdown or plain aligned table (eplb_baselines' printer)."""
+    baselines_module().print_table(header, rows, markdown)
 
 
 def main_row(name: str, result: dict[str, Any]) -> Row:
