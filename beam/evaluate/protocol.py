@@ -77,7 +77,7 @@ class ReplyRegion:
         try:
             fd = os.memfd_create("beam-reply", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
             os.ftruncate(fd, size)
-            os.pwrite(fd, bytes(size), 0)                            # allocate the pages once, up front
+            os.posix_fallocate(fd, 0, size)                          # allocate the pages once, up front
             # sealed at this size: nobody (the candidate included) can shrink it under the host's mapping,
             # where reading past the end would kill the host with SIGBUS
             fcntl.fcntl(fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SEAL)

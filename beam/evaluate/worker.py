@@ -6,8 +6,8 @@ process), or entered through :func:`serve` in a child forked from a warm parent
 ``call`` requests: arrays arrive as numpy buffers and are handed to the entry
 function as torch tensors (as numpy arrays when ``BEAM_SANDBOX_ARRAYS=numpy``); the outputs (a tensor/array or a tuple of them) go
 back as raw buffers (written into the shared reply region ``REPLY_FD`` when the host
-gave one, :class:`beam.evaluate.protocol.ReplyRegion`). An argument the host sent as a host callback becomes a
-:class:`beam.evaluate.callback.HostFunction` the candidate may call during the
+gave one, :class:`beam.evaluate.protocol.ReplyRegion`). An argument the host sent as
+a host callback becomes a :class:`beam.evaluate.callback.HostFunction` the candidate may call during the
 call (its requests and the host's answers share the two pipes). Nothing here is
 trusted by the host: the host validates every reply and every request.
 """

@@ -3,7 +3,8 @@
 Started by :class:`beam.evaluate.warm.WarmPool` as ``python -m beam.evaluate.zygote FD``
 where ``FD`` is its end of a ``SOCK_SEQPACKET`` socket pair. It imports numpy and
 torch once, then waits for ``spawn`` requests (a JSON object plus the two pipe
-descriptors of the new worker, and its shared reply region's when there is one). For each it forks; the child applies the same
+descriptors of the new worker, and its shared reply region's when there is
+one). For each it forks; the child applies the same
 isolation as a freshly started worker (:func:`beam.evaluate.isolation.apply_in_child`)
 and serves the candidate (:func:`beam.evaluate.worker.serve`). So every candidate
 still gets a process of its own, only without paying for the interpreter start
