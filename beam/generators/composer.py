@@ -4,7 +4,8 @@ A placeholder is realised by calling a library component (HeuBase or adaptive
 memory) whose signature binds to the placeholder's parameters (see
 :func:`beam.catalog.bind`) and whose role matches the placeholder's role, with
 the component's numeric keyword defaults perturbed; a packer may be followed
-by a refiner. Crossover and mutation work on whole programs: they exchange
+by a refiner. The candidates of one placeholder (``fill_one``) try components
+not tried yet first, each first with its library defaults. Crossover and mutation work on whole programs: they exchange
 realised functions and hyperparameter values between parents whose
 placeholders match, reset placeholders for re-education, add or drop a
 refinement stage, nudge a hyperparameter or bring in a memory elite. Fix falls
@@ -79,6 +80,7 @@ class Composer(Generator):
         self.seed = context.seed if seed is None else seed
         self.rng = random.Random(self.seed)
         self._clean: dict[str, dict[str, float]] = {}
+        self._failed: dict[str, set[str]] = {}
 
     def _reseed(self, operation: str, *inputs: object) -> None:
         """Random stream of one call, derived from the seed and the call's inputs.
@@ -156,8 +158,9 @@ class Composer(Generator):
         return f"{component.name}({', '.join(args + extras)})"
 
     def _render(self, slot: Slot, component: Component, mapping: dict[str, str],
-                refiner: Component | None) -> str:
-        """Function source realising ``slot`` with ``component`` (then ``refiner``)."""
+                refiner: Component | None, perturb: bool = True) -> str:
+        """Function source realising ``slot`` with ``component`` (then ``refiner``), numeric keyword
+        defaults perturbed unless ``perturb`` is false."""
         p = slot.placeholder
         lines = [p.signature]
         lines += [f"    {line}" if line.strip() else "" for line in p.purpose_lines] or [f"    # Purpose: {p.purpose}"]
@@ -165,7 +168,7 @@ class Composer(Generator):
         lines.append(f"    # Composed offline from: {' + '.join(c.name for c in parts)}")
         for part in parts:
             lines.append(f"    from {part.module} import {part.name}")
-        call = self._call(component, mapping, self._perturbed_defaults(component, mapping))
+        call = self._call(component, mapping, self._perturbed_defaults(component, mapping) if perturb else [])
         if refiner is None:
             lines.append(f"    return {call}")
         else:
@@ -174,22 +177,31 @@ class Composer(Generator):
             ref_map = {refiner.params[0].name: weights, refiner.params[1].name: "packed",
                        refiner.params[2].name: count}
             lines.append(f"    packed = {call}")
-            lines.append(f"    return {self._call(refiner, ref_map, self._perturbed_defaults(refiner, ref_map))}")
+            extras = self._perturbed_defaults(refiner, ref_map) if perturb else []
+            lines.append(f"    return {self._call(refiner, ref_map, extras)}")
         return "\n".join(lines) + "\n"
 
     def _realisation(self, slot: Slot, avoid: set[str] = frozenset(), refine: bool | None = None,
-                     pool: list[tuple[Component, dict[str, str]]] | None = None) -> str:
+                     pool: list[tuple[Component, dict[str, str]]] | None = None, tried: list[str] | None = None) -> str:
+        """A realisation of ``slot`` that is none of ``avoid``.
+
+        With ``tried`` (the placeholder's earlier candidates, as in ``fill_one``), components no candidate
+        has called yet come first, and a component's first candidate keeps its library defaults; its
+        later ones are perturbed. Otherwise the component is drawn at random with perturbed defaults.
+        """
         options = pool if pool is not None else self._fitting(slot)
         if not options:
             raise GenerationError(f"no library component fits {slot.placeholder.name} "
                                   f"({slot.placeholder.signature.strip()}; role {slot.role})")
+        used = set().union(*(called_names(source) for source in tried)) if tried else set()
+        fresh = [option for option in options if option[0].name not in used] if tried is not None else []
         refiners = self._refiners(slot) if slot.role == "packer" else []
         source = ""
-        for _ in range(8):
-            component, mapping = self.rng.choice(options)
+        for attempt in range(8):
+            component, mapping = self.rng.choice(fresh or options)
             use_refiner = refine if refine is not None else self.rng.random() < REFINE_PROBABILITY
             refiner = self.rng.choice(refiners) if refiners and use_refiner else None
-            source = self._render(slot, component, mapping, refiner)
+            source = self._render(slot, component, mapping, refiner, perturb=not fresh or attempt > 0)
             if source not in avoid:
                 break
         return source
@@ -204,6 +216,14 @@ class Composer(Generator):
 
     def _slots(self, program: Program) -> list[Slot]:
         return [slot_of(p) for p in program.placeholders()]
+
+    def _structure(self, program: Program) -> tuple:
+        """What identifies a skeleton apart from its realised placeholders: entry function, hyperparameters."""
+        try:
+            entry = program.function_source(self.context.problem.entry)
+        except KeyError:
+            entry = ""
+        return entry, tuple(sorted((name, h.value) for name, h in program.hyperparameters().items()))
 
     def _nudge(self, program: Program, count: int = 1) -> Program:
         params = {n: h for n, h in program.hyperparameters().items() if n != MAX_TIME}
@@ -223,11 +243,6 @@ class Composer(Generator):
         if h.is_int:
             return h.value + 1 if h.value + 1 <= high else h.value - 1
         return (h.value + (low if h.value - low > high - h.value else high)) / 2
-
-    def _fill(self, program: Program, slots: list[Slot]) -> Program:
-        for slot in slots:
-            program = program.with_function(slot.placeholder.name, self._realisation(slot))
-        return program
 
     # ------------------------------------------------------------ operations
     async def initial_structure(self, index: int) -> str:
@@ -305,12 +320,21 @@ class Composer(Generator):
         slot = next((s for s in self._slots(parsed) if s.placeholder.index == index), None)
         if slot is None:
             raise GenerationError(f"the program has no func_{index}")
-        return parsed.with_function(slot.placeholder.name, self._realisation(slot, avoid=set(previous))).source
+        realisation = self._realisation(slot, avoid=set(previous), tried=previous)
+        return parsed.with_function(slot.placeholder.name, realisation).source
 
     async def fill_all(self, program: str) -> str:
-        self._reseed("fill_all", program)
+        """Every unrealised placeholder realised; each one's draw depends only on the skeleton, not on the
+        realised placeholders, so candidates for one placeholder are completed alike and compared fairly.
+        A realisation seen only in programs that failed is drawn again."""
         parsed = self._parse(program)
-        return self._fill(parsed, [s for s in self._slots(parsed) if not s.placeholder.realised]).source
+        slots = self._slots(parsed)
+        for slot in slots:
+            if not slot.placeholder.realised:
+                self._reseed("fill_all", self._structure(parsed), slot.key)
+                failed = self._failed.get(slot.key, set()) - set(self._clean.get(slot.key, {}))
+                parsed = parsed.with_function(slot.placeholder.name, self._realisation(slot, avoid=failed))
+        return parsed.source
 
     async def fix(self, program: str, error: str) -> str:
         self._reseed("fix", program, error)
@@ -349,15 +373,19 @@ class Composer(Generator):
         return f'{signature.strip()}:\n    """{doc}"""\n'
 
     def observe(self, program: str, result: dict[str, Any]) -> None:
-        if not result.get("valid"):
-            return
+        """Remember each realised placeholder of a clean program with its best fitness (for ``fix``), and
+        of a failed one as suspect (``fill_all`` avoids what never evaluated cleanly)."""
         try:
             parsed = Program.parse(program)
         except ProgramError:
             return
         fitness = float(result.get("fitness") or 0.0)
         for slot in self._slots(parsed):
-            if slot.placeholder.realised:
+            if not slot.placeholder.realised:
+                continue
+            source = parsed.function_source(slot.placeholder.name)
+            if result.get("valid"):
                 history = self._clean.setdefault(slot.key, {})
-                source = parsed.function_source(slot.placeholder.name)
                 history[source] = max(fitness, history.get(source, fitness))
+            else:
+                self._failed.setdefault(slot.key, set()).add(source)

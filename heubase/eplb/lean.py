@@ -277,8 +277,9 @@ def rebalance_lean(weight: torch.Tensor, num_replicas: int, num_groups: int, num
     if replicate is None:
         counts = proportional_shares(node_w, node_slots, power)
     else:
-        counts = checked_counts(replicate(torch.from_numpy(node_w), node_slots), torch.from_numpy(node_w),
-                                node_slots, getattr(replicate, "__name__", "replicate")).numpy()
+        node_t = torch.from_numpy(node_w)
+        counts = checked_counts(replicate(node_t, node_slots), node_t, node_slots,
+                                getattr(replicate, "__name__", "replicate")).numpy()
     src, item_load = _replica_layout(node_w, counts)               # [rows, node_slots] each
 
     # 3. replicas -> GPUs: table[b, g * per_gpu + k] = replica (index into node b's list) in slot k of GPU g

@@ -114,7 +114,8 @@ def shape_fitness(problem, plan_metrics: dict[str, float], speedup: float, migra
     ``[deployment] migration_weight``) in problem.toml define it.
 
     With ``reference_metrics`` (the reference's plan on the same windows), a next-window
-    balance below the reference's costs ``next_window_guard`` times the shortfall on top.
+    balance below the reference's costs ``next_window_guard`` times the shortfall on top,
+    and a same-window balance below the reference's ``same_window_guard`` times that shortfall.
     """
     cfg = problem.section("fitness")
     clip = float(cfg.get("speed_log2_clip", 4.0))
@@ -126,6 +127,8 @@ def shape_fitness(problem, plan_metrics: dict[str, float], speedup: float, migra
                + float(cfg.get("speed_weight", 0.0)) * speed)
     if reference_metrics is not None:
         fitness -= float(cfg.get("next_window_guard", 0.0)) * max(0.0, reference_metrics[key] - balance)
+        same = "balancedness_gpu_same_window"
+        fitness -= float(cfg.get("same_window_guard", 0.0)) * max(0.0, reference_metrics[same] - plan_metrics[same])
     weight = float(deployment(problem)["migration_weight"])
     return fitness - weight * migrated_fraction if weight else fitness
 

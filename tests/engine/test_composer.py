@@ -76,6 +76,55 @@ def test_fill_one_differs_from_previous_realisations():
         previous.append(function)
 
 
+def test_fill_one_tries_untried_components_first_each_at_its_library_defaults():
+    skeleton = (PROBLEM.root / "skeletons" / "fast_fused_swaps.py").read_text()
+    for seed in range(4):
+        gen = composer(seed)
+        slot = next(slot_of(p) for p in Program.parse(skeleton).placeholders() if p.name == "func_2")
+        names = {c.name for c, _ in gen._fitting(slot)}
+        assert len(names) >= 3
+        previous: list[str] = []
+        for _ in range(len(names) + 2):
+            previous.append(Program.parse(run(gen.fill_one(skeleton, 2, previous))).function_source("func_2"))
+        first = previous[:len(names)]
+        calls = [called_names(source) & names for source in first]
+        assert all(len(c) == 1 for c in calls) and set().union(*calls) == names     # each component once
+        assert not any("power=" in source for source in first)                      # at its defaults
+        later = [source for source in previous[len(names):] if "replicate_proportional" in source]
+        assert all("power=" in source for source in later)                        # then perturbed
+
+
+def test_fill_all_completes_candidates_of_one_placeholder_alike():
+    """The rest of the program does not depend on which candidate fills the placeholder being compared."""
+    skeleton = (PROBLEM.root / "skeletons" / "fast_fused_swaps.py").read_text()
+    for seed in range(3):
+        gen = composer(seed)
+        previous: list[str] = []
+        completions = set()
+        for _ in range(3):
+            candidate = Program.parse(run(gen.fill_one(skeleton, 1, previous)))
+            previous.append(candidate.function_source("func_1"))
+            completions.add(Program.parse(run(gen.fill_all(candidate.source))).function_source("func_2"))
+        assert len(set(previous)) == 3 and len(completions) == 1
+        nudged = Program.parse(skeleton).with_hyperparameters({"SMOOTHING": 0.2}).source   # another skeleton
+        other = {Program.parse(run(composer(s).fill_all(nudged))).function_source("func_2") for s in range(6)}
+        assert len(other) > 1                                          # still drawn at random across seeds
+
+
+def test_fill_all_draws_again_what_only_failed():
+    skeleton = (PROBLEM.root / "skeletons" / "fast_fused_swaps.py").read_text()
+    gen = composer()
+    candidate = run(gen.fill_one(skeleton, 1, []))
+    completed = run(gen.fill_all(candidate))
+    rollout = Program.parse(completed).function_source("func_2")
+    assert run(gen.fill_all(candidate)) == completed                      # same draw while nothing is known
+    gen.observe(completed, {"valid": False, "error": "too_slow"})
+    other = Program.parse(run(gen.fill_all(candidate))).function_source("func_2")
+    assert other != rollout
+    gen.observe(completed.replace("SMOOTHING = 0.05", "SMOOTHING = 0.06"), {"valid": True, "fitness": 0.8})
+    assert run(gen.fill_all(candidate)) == completed                      # clean elsewhere: no longer suspect
+
+
 def test_roles_fit_their_placeholders():
     gen = composer()
     for skeleton in SKELETONS:

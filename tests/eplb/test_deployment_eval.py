@@ -51,14 +51,17 @@ def make_problem(tmp_path: Path, deployment: str = "") -> object:
 
 def expected_fitness(problem, shape: dict, balance: float, key: str = "balancedness_gpu") -> float:
     """Fitness by problem.toml's [fitness] written out: next-window (or steps) balance, same-window balance,
-    speed, and the guard against falling below the reference's next-window (or steps) balance."""
+    speed, and the guards against falling below the reference's next-window (or steps) and same-window balance."""
     cfg = problem.section("fitness")
     clip = float(cfg["speed_log2_clip"])
     speed = float(cfg["speed_weight"]) * max(-clip, min(clip, math.log2(shape["speedup_vs_reference"])))
     shortfall = max(0.0, shape["reference"][key] - balance)
+    same = "balancedness_gpu_same_window"
+    same_shortfall = max(0.0, shape["reference"][same] - shape[same])
     return (float(cfg["balance_weight"]) * balance
-            + float(cfg.get("same_window_weight", 0.0)) * shape["balancedness_gpu_same_window"] + speed
-            - float(cfg.get("next_window_guard", 0.0)) * shortfall)
+            + float(cfg.get("same_window_weight", 0.0)) * shape[same] + speed
+            - float(cfg.get("next_window_guard", 0.0)) * shortfall
+            - float(cfg.get("same_window_guard", 0.0)) * same_shortfall)
 
 
 def solver(tmp_path: Path, body: str) -> Path:
@@ -113,26 +116,34 @@ def rebalance_experts(weight, num_replicas, num_groups, num_nodes, num_gpus):
 """
 
 
-def test_a_plan_worse_than_the_reference_on_the_next_window_pays_the_guard(tmp_path):
+def test_a_plan_worse_than_the_reference_pays_the_guards(tmp_path):
+    """A plan made without looking at the loads is worse than the reference's on both windows: each guard
+    costs the shortfall on its own window, and the reference itself never pays."""
     results = {}
-    for guard in ("1.0", "0.0"):
-        problem = make_problem(tmp_path / guard)
+    for guards in ((1.0, 1.0), (1.0, 0.0), (0.0, 0.0)):
+        problem = make_problem(tmp_path / f"{guards[0]}-{guards[1]}")
         toml = (problem.root / "problem.toml").read_text()
-        assert "next_window_guard = 1.0" in toml and "speed_weight = 0.005" in toml
-        (problem.root / "problem.toml").write_text(toml.replace("next_window_guard = 1.0", f"next_window_guard = {guard}")
-                                                   .replace("speed_weight = 0.005", "speed_weight = 0.0"))
-        problem = load_problem(problem.root)
-        results[guard] = problem.evaluate(solver(tmp_path, BLIND))
-        assert results[guard]["valid"], results[guard]["error"]
-    for name, shape in results["1.0"]["shapes"].items():
-        shortfall = shape["reference"]["balancedness_gpu"] - shape["balancedness_gpu"]
-        assert shortfall > 0.01                              # planning on no information serves traffic worse
-        assert results["0.0"]["shapes"][name]["fitness"] - shape["fitness"] == pytest.approx(shortfall)
-    reference = load_problem(tmp_path / "1.0" / "eplb").evaluate(REFERENCE)   # never below itself: no guard
-    for shape in reference["shapes"].values():
-        assert shape["fitness"] == pytest.approx(expected_fitness(load_problem(tmp_path / "1.0" / "eplb"), shape,
-                                                                  shape["balancedness_gpu"]))
+        for line in ("next_window_guard = 1.0", "same_window_guard = 1.0", "speed_weight = 0.005"):
+            assert line in toml
+        toml = (toml.replace("next_window_guard = 1.0", f"next_window_guard = {guards[0]}")
+                .replace("same_window_guard = 1.0", f"same_window_guard = {guards[1]}")
+                .replace("speed_weight = 0.005", "speed_weight = 0.0"))
+        (problem.root / "problem.toml").write_text(toml)
+        results[guards] = load_problem(problem.root).evaluate(solver(tmp_path, BLIND))
+        assert results[guards]["valid"], results[guards]["error"]
+    for name, shape in results[(1.0, 1.0)]["shapes"].items():
+        reference = shape["reference"]
+        shortfall = reference["balancedness_gpu"] - shape["balancedness_gpu"]
+        same_shortfall = reference["balancedness_gpu_same_window"] - shape["balancedness_gpu_same_window"]
+        assert shortfall > 0.01 and same_shortfall > 0.01   # planning on no information serves traffic worse
+        unguarded = results[(0.0, 0.0)]["shapes"][name]["fitness"]
+        assert unguarded - results[(1.0, 0.0)]["shapes"][name]["fitness"] == pytest.approx(shortfall)
+        assert unguarded - shape["fitness"] == pytest.approx(shortfall + same_shortfall)
+    guarded = load_problem(tmp_path / "1.0-1.0" / "eplb")
+    for shape in guarded.evaluate(REFERENCE)["shapes"].values():   # never below itself: no guard
+        assert shape["fitness"] == pytest.approx(expected_fitness(guarded, shape, shape["balancedness_gpu"]))
         assert shape["balancedness_gpu"] >= shape["reference"]["balancedness_gpu"] - 1e-12
+        assert shape["balancedness_gpu_same_window"] >= shape["reference"]["balancedness_gpu_same_window"] - 1e-12
 
 
 def test_unknown_deployment_key_is_an_error(tmp_path):
