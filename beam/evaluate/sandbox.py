@@ -58,6 +58,7 @@ class SandboxLimits:
     device: str = "cpu"  # where the worker puts its inputs: "cpu" or "cuda[:N]" (no address-space limit then)
     fresh_process: bool = False  # start a new interpreter instead of forking from the warm parent
     shared_replies: bool = True  # replies' arrays through shared memory (one copy) where Linux offers it
+    preload: tuple[str, ...] = ()  # trusted library modules the warm parent imports once (e.g. compiled kernels)
 
     @classmethod
     def from_config(cls, config: dict[str, Any], **overrides: Any) -> "SandboxLimits":
@@ -67,7 +68,13 @@ class SandboxLimits:
         512
         """
         merged = dict(config, **overrides)
-        return cls(**{k: v for k, v in merged.items() if k in cls.__dataclass_fields__})
+        fields = {k: v for k, v in merged.items() if k in cls.__dataclass_fields__}
+        if "preload" in fields:
+            preload = fields["preload"]
+            if isinstance(preload, str) or not all(isinstance(m, str) and m for m in preload):
+                raise ValueError(f"[limits] preload must be a list of module names, got {preload!r}")
+            fields["preload"] = tuple(preload)
+        return cls(**fields)
 
 
 def resolve_device(device: str) -> str:
@@ -227,7 +234,7 @@ class Sandbox:
         reply_fd = self._region.fd if self._region is not None else -1
         try:
             if use_warm:
-                pool = warm.shared_pool(self.limits.torch_threads)
+                pool = warm.shared_pool(self.limits.torch_threads, self.limits.preload)
                 self._proc = pool.spawn(plan, candidate, self.entry, to_child_r, from_child_w,
                                         {k: env[k] for k in ("HOME", "TMPDIR", "BEAM_SANDBOX_ARRAYS",
                                                              "CUDA_VISIBLE_DEVICES") if k in env},

@@ -57,8 +57,10 @@ class ForkedProcess:
 class WarmPool:
     """One warm parent process; thread-safe; started lazily."""
 
-    def __init__(self, torch_threads: int = 1):
+    def __init__(self, torch_threads: int = 1, preload: tuple[str, ...] = ()):
         self.torch_threads = torch_threads
+        self.preload = tuple(preload)
+        self.preload_errors: dict[str, str] = {}
         self._lock = threading.Lock()
         self._exits = threading.Condition()
         self._codes: dict[int, int] = {}
@@ -77,7 +79,7 @@ class WarmPool:
                "PYTHONHASHSEED": "0", "PYTHONPATH": str(PROJECT_ROOT), "HOME": "/nonexistent",
                "OMP_NUM_THREADS": str(self.torch_threads), "MKL_NUM_THREADS": str(self.torch_threads)}
         self._proc = subprocess.Popen(
-            [sys.executable, "-s", "-B", "-m", "beam.evaluate.zygote", str(child.fileno())],
+            [sys.executable, "-s", "-B", "-m", "beam.evaluate.zygote", str(child.fileno()), *self.preload],
             cwd="/", env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL, pass_fds=(child.fileno(),), start_new_session=True)
         child.close()
@@ -90,6 +92,7 @@ class WarmPool:
             self._proc.kill()
             raise PoolError("the warm sandbox parent did not start (python -m beam.evaluate.zygote)")
         host.settimeout(None)
+        self.preload_errors = dict(hello.get("preload_errors") or {})
         self._sock = host
         with self._exits:
             self.generation += 1
@@ -200,16 +203,17 @@ class WarmPool:
                 self._exits.wait(0.05 if left is None else min(left, 0.05))
 
 
-_pools: dict[int, WarmPool] = {}
+_pools: dict[tuple[int, tuple[str, ...]], WarmPool] = {}
 _pools_lock = threading.Lock()
 
 
-def shared_pool(torch_threads: int = 1) -> WarmPool:
-    """The process-wide warm pool for workers with ``torch_threads`` threads."""
+def shared_pool(torch_threads: int = 1, preload: tuple[str, ...] = ()) -> WarmPool:
+    """The process-wide warm pool for workers with ``torch_threads`` threads whose parent imported ``preload``."""
+    key = (torch_threads, tuple(preload))
     with _pools_lock:
-        pool = _pools.get(torch_threads)
+        pool = _pools.get(key)
         if pool is None:
-            pool = _pools[torch_threads] = WarmPool(torch_threads)
+            pool = _pools[key] = WarmPool(torch_threads, key[1])
             atexit.register(pool.close)
         return pool
 

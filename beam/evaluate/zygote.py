@@ -1,10 +1,12 @@
 """Warm parent of sandbox workers: forks an isolated worker per candidate.
 
-Started by :class:`beam.evaluate.warm.WarmPool` as ``python -m beam.evaluate.zygote FD``
-where ``FD`` is its end of a ``SOCK_SEQPACKET`` socket pair. It imports numpy and
-torch once, then waits for ``spawn`` requests (a JSON object plus the two pipe
-descriptors of the new worker, and its shared reply region's when there is
-one). For each it forks; the child applies the same
+Started by :class:`beam.evaluate.warm.WarmPool` as
+``python -m beam.evaluate.zygote FD [MODULE ...]`` where ``FD`` is its end of
+a ``SOCK_SEQPACKET`` socket pair. It imports numpy, torch and the trusted
+library MODULEs (``[limits] preload``: e.g. compiled kernels, so that no
+worker compiles them again) once, then waits for ``spawn`` requests (a JSON
+object plus the two pipe descriptors of the new worker, and its shared reply
+region's when there is one). For each it forks; the child applies the same
 isolation as a freshly started worker (:func:`beam.evaluate.isolation.apply_in_child`)
 and serves the candidate (:func:`beam.evaluate.worker.serve`). So every candidate
 still gets a process of its own, only without paying for the interpreter start
@@ -17,6 +19,7 @@ status to the host (the host is not the worker's parent, so it cannot wait).
 """
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import select
@@ -122,6 +125,18 @@ def _spawn(sock: socket.socket, request: dict, fds: list[int], workers: set[int]
     _send(sock, {"op": "spawned", "id": request.get("id"), "pid": pid})
 
 
+def _preload(modules: list[str]) -> dict[str, str]:
+    """Import trusted library modules (the problem's ``[limits] preload``) once, so that every forked worker
+    inherits them, compiled kernels included; returns the errors by module (a worker then imports it itself)."""
+    errors: dict[str, str] = {}
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except Exception as exc:  # noqa: BLE001 - reported to the host, never fatal here
+            errors[name] = f"{type(exc).__name__}: {exc}"[:500]
+    return errors
+
+
 def main(argv: list[str]) -> int:
     sock = socket.socket(fileno=int(argv[0]))
     # No parent-death signal here: Linux sends it when the *thread* that started us ends, and the host
@@ -134,13 +149,15 @@ def main(argv: list[str]) -> int:
     torch.set_num_threads(1)
     import beam.evaluate.worker  # noqa: F401
 
+    preload_errors = _preload(argv[1:])
+
     wakeup = os.pipe()
     for fd in wakeup:
         os.set_blocking(fd, False)
     signal.set_wakeup_fd(wakeup[1])
     signal.signal(signal.SIGCHLD, lambda *_: None)
     workers: set[int] = set()
-    _send(sock, {"op": "ready", "pid": os.getpid()})
+    _send(sock, {"op": "ready", "pid": os.getpid(), "preload_errors": preload_errors})
     next_sweep = time.monotonic() + SWEEP_INTERVAL_S
     while True:
         ready = select.select([sock, wakeup[0]], [], [], SWEEP_INTERVAL_S)[0]

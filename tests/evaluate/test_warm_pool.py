@@ -124,3 +124,32 @@ def test_parent_outlives_the_thread_that_started_it(tmp_path, sandbox_mode):
     assert pool.alive()
     once()
     assert pool.generation == generation  # no restart was needed
+
+
+def test_preloaded_modules_are_inherited_and_a_failing_preload_is_reported(tmp_path, sandbox_mode):
+    """``preload`` modules are imported once by the warm parent; a worker finds them already imported."""
+    path = solver(tmp_path, "probe", """
+        import sys, torch
+        def solve(w):
+            return torch.tensor([int("heubase.eplb.hedge" in sys.modules), int("colorsys" in sys.modules)])
+    """)
+    limits = SandboxLimits(call_timeout_s=5, preload=("heubase.eplb.hedge", "no_such_module_for_beam"))
+    with Sandbox(path, "solve", limits) as box:
+        preloaded = box.call(WINDOW).outputs[0].tolist()
+    with Sandbox(path, "solve", LIMITS) as box:
+        plain = box.call(WINDOW).outputs[0].tolist()
+    assert plain == [0, 0]
+    if sandbox_mode != "warm":
+        assert preloaded == [0, 0]                         # a fresh interpreter imports only what it uses
+        return
+    assert preloaded == [1, 0]
+    pool = warm.shared_pool(limits.torch_threads, limits.preload)
+    assert set(pool.preload_errors) == {"no_such_module_for_beam"}
+    assert "ModuleNotFoundError" in pool.preload_errors["no_such_module_for_beam"]
+
+
+def test_preload_must_be_a_list_of_module_names():
+    assert SandboxLimits.from_config({"preload": ["heubase.eplb.lean"]}).preload == ("heubase.eplb.lean",)
+    for bad in ("heubase.eplb.lean", [""], [3]):
+        with pytest.raises(ValueError, match="preload"):
+            SandboxLimits.from_config({"preload": bad})
