@@ -1,6 +1,6 @@
-# Evolved eplb solver (BEAM run s5-bench200b, program 194).
+# Evolved eplb solver (BEAM run s6-bench200, program 115).
 # Standalone: depends only on torch/numpy and the standard library.
-# Validation fitness 0.8158; test fitness 0.8170.
+# Validation fitness 0.8212; test fitness 0.8192.
 # README.md beside this file says how it was produced and scored.
 """Fused fast plan on planning loads, with the packing and swap settings left to calibration.
 
@@ -25,7 +25,11 @@ packing-aware (REPACK > 0): the experts of the heaviest replicas on the REPACK
 heaviest GPUs take a replica from the cheapest donors and the layer is dealt
 again, kept where its heaviest GPU drops (with few slots per GPU two mid-sized
 replicas often share the heaviest GPU and no swap separates them; the extra
-deal roughly doubles the time of a call).
+deal roughly doubles the time of a call). With func_1 = shrink_to_mean and
+func_2 = replicate_proportional at their library defaults, these settings
+plan above DeepSeek's policy on both windows on every problem shape of both
+splits, by 0.007 or more (REPACK_SLOTS = 6 left 4 nodes x 8 GPUs level on
+the same window of the validation split).
 Few sorts, no Python loop over layers. If func_1 alone has used half of
 MAX_TIME, the swaps are skipped. func_1's loads are checked (shape, finite,
 non-negative) before they are planned on.
@@ -41,14 +45,14 @@ import functools
 
 #Hyperparameter#
 MAX_TIME = 0.05
-SMOOTHING = 0.105818  # range 0 0.3
-REFINE_ROUNDS = 3  # int, range 0 8
+SMOOTHING = 0.0261162  # range 0 0.3
+REFINE_ROUNDS = 4  # int, range 0 8
 PAIRS = 1  # int, range 1 16
-NEAR = -0.0354426  # range -0.05 0.1
-NEAR_FLAT = 0.00514475  # range -0.05 0.1
+NEAR = -0.0264621  # range -0.05 0.1
+NEAR_FLAT = -0.0190384  # range -0.05 0.1
 SPREAD = 0  # int, range 0 2
-REPACK = 2  # int, range 0 8
-REPACK_SLOTS = 9  # int, range 0 12
+REPACK = 7  # int, range 0 8
+REPACK_SLOTS = 10  # int, range 0 12
 #Hyperparameter#
 
 
@@ -125,7 +129,7 @@ def descending_keys(values: np.ndarray, peak: Optional[np.ndarray | float] = Non
     return keys, bits
 
 
-# inlined from heubase.eplb.lean
+# inlined from heubase.eplb.replicate
 def order_desc(values: np.ndarray) -> np.ndarray:
     """Row-wise argsort of ``values [B, n]`` (finite, >= 0), largest first, ties to the lower index.
 
@@ -294,20 +298,17 @@ def checked_counts(counts: object, weight: torch.Tensor, num_slots: int, name: s
 
 
 # inlined from heubase.eplb.lean
-def _replica_layout(node_w: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Replicas of every row listed heaviest first: ``(src, item_load, item_rank)``, each ``[B, slots]``.
+def _replica_layout(node_w: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Replicas of every row listed heaviest first: ``(src, item_load)``, each ``[B, slots]``.
 
-    ``src`` is the flat index (into ``node_w``) of each replica's expert,
-    ``item_rank`` its rank among that expert's replicas.
+    ``src`` is the flat index (into ``node_w``) of each replica's expert; an
+    expert's replicas are consecutive (see :func:`_replica_ranks`).
     """
     rows, n = node_w.shape
     per_replica = node_w / counts
     flat_order = (order_desc(per_replica) + _row_offsets(rows, n)).reshape(-1)
-    sorted_counts = np.take(counts, flat_order)
-    src = np.repeat(flat_order, sorted_counts)
-    first = np.cumsum(sorted_counts) - sorted_counts
-    item_rank = np.arange(src.size) - np.repeat(first, sorted_counts)
-    return src.reshape(rows, -1), np.take(per_replica, src).reshape(rows, -1), item_rank.reshape(rows, -1)
+    src = np.repeat(flat_order, np.take(counts, flat_order))
+    return src.reshape(rows, -1), np.take(per_replica, src).reshape(rows, -1)
 
 
 # inlined from heubase.eplb.fast
@@ -392,13 +393,7 @@ def move_replicas(weight: np.ndarray, counts: np.ndarray, receivers: np.ndarray)
     finite = np.isfinite(donor)
     top = np.where(finite, donor, 0.0).max(1, keepdims=True)
     rank = np.where(finite, np.where(top > 0, 2 * top - donor, 1.0), 0.0)   # >= 0, the cheapest donor largest
-    peak = rank.max(1, keepdims=True)
-    keys, bits = descending_keys(rank, np.where(peak > 0, peak, 1.0))  # one int32 row sort (as order_desc)
-    if keys is None:
-        pick = np.argsort(-rank, axis=1, kind="stable")[:, :k]
-    else:
-        keys.sort(axis=1)
-        pick = keys[:, :k] & ((1 << bits) - 1)
+    pick = order_desc(rank)[:, :k]
     able = np.take_along_axis(finite, pick, 1)                         # donors first, then the missing ones
     gain = np.bincount((receivers[:, :k] + offsets)[able], minlength=batch * n)
     gain -= np.bincount((pick + offsets)[able], minlength=batch * n)
@@ -424,6 +419,15 @@ def hot_pack_experts(table: np.ndarray, load: np.ndarray, src: np.ndarray, exper
     top = np.argpartition(-load, k - 1, axis=1)[:, :k] if 0 < k < m else np.argsort(-load, axis=1)[:, :k]
     heaviest = np.take_along_axis(table.reshape(batch, m, capacity), top[:, :, None], 1).min(2)   # [B, k] ranks
     return np.take_along_axis(src, heaviest, 1) % experts
+
+
+# inlined from heubase.eplb.lean
+def _replica_ranks(src: np.ndarray) -> np.ndarray:
+    """Rank of every replica among its expert's replicas, from ``src`` of :func:`_replica_layout` (flat)."""
+    position = np.arange(src.size)
+    starts = np.ones(src.size, dtype=bool)
+    np.not_equal(src[1:], src[:-1], out=starts[1:])                 # an expert's run of replicas begins
+    return position - np.maximum.accumulate(np.where(starts, position, 0))
 
 
 # inlined from heubase.eplb.lean
@@ -535,9 +539,10 @@ def rebalance_lean(weight: torch.Tensor, num_replicas: int, num_groups: int, num
     if replicate is None:
         counts = proportional_shares(node_w, node_slots, power)
     else:
-        counts = checked_counts(replicate(torch.from_numpy(node_w), node_slots), torch.from_numpy(node_w),
-                                node_slots, getattr(replicate, "__name__", "replicate")).numpy()
-    src, item_load, item_rank = _replica_layout(node_w, counts)    # [rows, node_slots] each
+        node_t = torch.from_numpy(node_w)
+        counts = checked_counts(replicate(node_t, node_slots), node_t, node_slots,
+                                getattr(replicate, "__name__", "replicate")).numpy()
+    src, item_load = _replica_layout(node_w, counts)               # [rows, node_slots] each
 
     # 3. replicas -> GPUs: table[b, g * per_gpu + k] = replica (index into node b's list) in slot k of GPU g
     table, gpu_load = deal_table(item_load, gpus, switches, spread)
@@ -554,10 +559,10 @@ def rebalance_lean(weight: torch.Tensor, num_replicas: int, num_groups: int, num
             keep = better[:, None]
             counts, table, gpu_load = np.where(keep, moved, counts), np.where(keep, new_table, table), \
                 np.where(keep, new_load, gpu_load)
-            src, item_load, item_rank = (np.where(keep, new, old) for new, old in
-                                         zip(layout, (src, item_load, item_rank)))
+            src, item_load = np.where(keep, layout[0], src), np.where(keep, layout[1], item_load)
             peak = np.where(better, new_peak, peak)
-    src, item_rank = src.reshape(-1), item_rank.reshape(-1)
+    src = src.reshape(-1)
+    item_rank = _replica_ranks(src)
     item_expert = src % node_experts if members is None else members.reshape(-1)[src]
     table_at = table + _row_offsets(rows, node_slots)
     if refine_rounds > 0 and gpus > 1 and per_gpu > 1:
@@ -632,7 +637,7 @@ def func_1(weight: torch.Tensor, smoothing: float) -> torch.Tensor:
 
 
 def func_2(weight: torch.Tensor, num_slots: int) -> torch.Tensor:
-    return replicate_proportional(weight, num_slots, power=1.281)
+    return replicate_proportional(weight, num_slots)
 
 
 def rebalance_experts(weight: torch.Tensor, num_replicas: int, num_groups: int, num_nodes: int,
