@@ -102,8 +102,9 @@ def emit_example(problem: Problem, store: RunStore, best: Scored, test_result: d
     out = examples_dir / problem.name
     out.mkdir(parents=True, exist_ok=True)
     code = standalone_source(best.source, run_dir)
+    optional = "; numba, where installed, compiles its kernels (optional)" if "import numba" in code else ""
     header = (f"# Evolved {problem.name} solver (BEAM run {run_dir.name}, program {best.program_id}).\n"
-              f"# Standalone: depends only on torch/numpy and the standard library.\n"
+              f"# Standalone: depends only on torch/numpy and the standard library{optional}.\n"
               f"# Validation fitness {best.fitness:.4f}; test fitness {test_result['fitness']:.4f}.\n"
               f"# README.md beside this file says how it was produced and scored.\n")
     (out / "solver.py").write_text(header + code, encoding="utf-8")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from beam.evaluate import warm
+from beam.evaluate import SandboxLimits, warm
 from beam.evaluate.executor import Executor, ExecutorError, make_executor
 from beam.evaluate.local import LocalExecutor
 from beam.evaluate.service import EvaluationService
@@ -41,11 +41,11 @@ def test_sandbox_option_chooses_how_workers_start(mode, reproducible_eplb, refer
     if mode == "warm" and not warm.warm_pool_supported():
         pytest.skip("no warm pool on this platform")
     problem = load_problem(reproducible_eplb)
-    torch_threads = int(problem.section("limits").get("torch_threads", 1))
+    limits = SandboxLimits.from_config(problem.section("limits"))
     with make_executor("local", problem, sandbox=mode) as executor:
-        before = warm.shared_pool(torch_threads).spawned
+        before = warm.shared_pool(limits.torch_threads, limits.preload).spawned
         result = asyncio.run(executor.submit(reference_program, "validation", {}))
-        forked = warm.shared_pool(torch_threads).spawned - before
+        forked = warm.shared_pool(limits.torch_threads, limits.preload).spawned - before
     assert result["valid"]
     assert mode in executor.name
     assert forked >= 1 if mode == "warm" else forked == 0

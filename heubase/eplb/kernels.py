@@ -1,0 +1,359 @@
+"""Compiled row kernels for the numpy pipeline (:mod:`heubase.eplb.lean`): dealing and max–min swaps.
+
+The numpy pipeline spends most of its time in the two loops that vectorise
+badly, the rounds of dealing and the swap rounds: every step there is a
+handful of numpy calls over all rows. Here each row is one pass of plain
+loops, compiled by numba when it is installed. The kernels give exactly the
+numpy code's plans (same orders, same tie rules, same sums in the same
+order; ``tests/heubase/test_kernels.py`` checks it), so a plan does not
+depend on whether numba is there: without it :data:`DEAL_ROWS` and
+:data:`SWAP_ROWS` are None and :mod:`heubase.eplb.lean` runs its numpy code.
+
+Compilation happens when this module is imported (about 4 s) and is cached
+on disk beside it where that folder is writable, so later imports load it
+in well under a second; a warm sandbox parent imports it once for all the
+workers it forks (``[limits] preload`` in ``problems/eplb/problem.toml``).
+"""
+from __future__ import annotations
+
+import warnings
+from typing import Callable, Optional
+
+import numpy as np
+
+
+def compile_kernel(function: Callable, signature: str) -> Optional[Callable]:
+    """``function`` compiled by numba for ``signature``, or None where numba is missing or cannot compile it.
+
+    The machine code is cached on disk beside the source where that works
+    (a writable folder, a module importable under its name), else kept in
+    memory; a failure is a warning and the caller's numpy code runs instead.
+    """
+    try:
+        import numba
+    except ImportError:
+        return None
+    failure: Exception | None = None
+    for cache in (True, False):
+        try:
+            return numba.njit(signature, cache=cache, nogil=True)(function)
+        except Exception as exc:  # noqa: BLE001 - no cache folder, a stale cache, an old numba: fall back
+            failure = exc
+    warnings.warn(f"numba could not compile {function.__name__} ({type(failure).__name__}: {failure}); "
+                  "the numpy code runs instead", RuntimeWarning, stacklevel=2)
+    return None
+
+
+def deal_rows(ordered: np.ndarray, mean: np.ndarray, scale: np.ndarray, num_packs: int, spread: int,
+              fixed: np.ndarray, table: np.ndarray, loads: np.ndarray) -> None:
+    """Kernel of :func:`heubase.eplb.lean.deal_table`: fill ``table [B, n]`` and ``loads [B, m]`` in place.
+
+    ``ordered [B, n]`` rows sorted descending, ``mean [B]`` their means (the
+    automatic switch counts items above it), ``scale [B]`` the sort-key scale
+    of :func:`heubase.eplb.lean.key_scale` (used when ``num_packs > 16``, where
+    packs are ordered by quantised loads as the numpy code does), ``fixed``
+    the switches to try (empty: the automatic switch ``± spread``). Every
+    switch is dealt; a row keeps the one with the lightest heaviest pack (the
+    first on ties).
+    """
+    batch, n = ordered.shape
+    m = num_packs
+    c = n // m
+    bits, rest = 1, (m - 1) >> 1             # max(1, (m - 1).bit_length()), as the numpy code's keys
+    while rest > 0:
+        bits, rest = bits + 1, rest >> 1
+    quantised = m > 16
+    count = fixed.shape[0] if fixed.shape[0] > 0 else 2 * spread + 1
+    switches = np.empty(count, np.int64)
+    order = np.empty(m, np.int64)
+    key = np.empty(m, np.int64)
+    load = np.empty(m, np.float64)
+    packs = np.empty((c, m), np.int64)
+    kept = np.empty((c, m), np.int64)
+    for b in range(batch):
+        row = ordered[b]
+        if fixed.shape[0] > 0:
+            for v in range(count):
+                switches[v] = fixed[v]
+        else:
+            above = 0
+            for i in range(n):
+                if row[i] > mean[b]:
+                    above += 1
+            centre = (above + m - 1) // m
+            for v in range(count):
+                switches[v] = min(max(centre - spread + v, 1), c)
+        best_peak = np.inf
+        best_h = 1
+        for v in range(count):
+            h = switches[v]
+            for j in range(m):
+                load[j] = row[j]
+                packs[0, j] = j
+                order[j] = m - 1 - j
+            for k in range(1, c):
+                # packs by load ascending (equal loads: lower pack first): insertion sort starting from the
+                # previous round's order, which few packs leave (on the problem's shapes: 5 of 28 pairs
+                # out of order with 8 packs, 50 of 276 with 24, 430 of 2016 with 64)
+                if quantised:                 # unique sort keys: quantised load, then pack
+                    for j in range(m):
+                        key[j] = (np.int64(np.int32(load[j] * scale[b])) << bits) | j
+                for a in range(1, m):
+                    p = order[a]
+                    t = a - 1
+                    while t >= 0:
+                        q = order[t]
+                        if not (key[q] > key[p] if quantised else load[q] > load[p] or (load[q] == load[p] and q > p)):
+                            break
+                        order[t + 1] = q
+                        t -= 1
+                    order[t + 1] = p
+                for j in range(m):
+                    p = order[j]
+                    packs[k, j] = p
+                    load[p] += row[k * m + j if k < h else h * m + j * (c - h) + (k - h)]
+            peak = load[0]
+            for j in range(1, m):
+                peak = max(peak, load[j])
+            if peak < best_peak:
+                best_peak, best_h = peak, h
+                loads[b] = load
+                kept[:] = packs
+        h = best_h
+        for k in range(c):
+            for j in range(m):
+                table[b, kept[k, j] * c + k] = k * m + j if k < h else h * m + j * (c - h) + (k - h)
+
+
+def swap_row(table_w: np.ndarray, table: np.ndarray, rounds: int, near: float, use_near: bool, pairs: int,
+             start_load: np.ndarray, has_load: bool, slack: float) -> None:
+    """Max–min swap rounds on one row's pack tables ``[m, c]`` (weights, ids), in place.
+
+    Per round the ``q``-th heaviest pack meets the ``q``-th lightest (``q <
+    pairs``; heaviest by load, then by higher index; lightest by load, then by
+    lower index; with one pair the first heaviest and the first lightest), and
+    the swap bringing them closest together is applied when it lowers the
+    heavier one by more than ``slack``. With ``use_near`` no swap moves an item
+    into a pack holding a near twin (``near``: relative width; 0: equal). Pack
+    loads are summed item by item in slot order, the first round's taken from
+    ``start_load [m]`` when ``has_load``.
+    """
+    m, c = table_w.shape
+    k = min(max(pairs, 1), m // 2)
+    load = np.empty(m, np.float64)
+    taken = np.zeros(m, np.bool_)
+    hi = np.empty(k, np.int64)
+    lo = np.empty(k, np.int64)
+    target = np.empty(c, np.float64)
+    w_lo = np.empty(c, np.float64)
+    for step in range(rounds):
+        for p in range(m):
+            if step == 0 and has_load:
+                load[p] = start_load[p]
+            else:
+                load[p] = table_w[p, 0]
+                for i in range(1, c):
+                    load[p] += table_w[p, i]
+        if k == 1:
+            hi[0], lo[0] = 0, 0
+            for p in range(1, m):
+                if load[p] > load[hi[0]]:
+                    hi[0] = p
+                if load[p] < load[lo[0]]:
+                    lo[0] = p
+        else:                         # k lightest and k heaviest of a stable ascending order, by selection
+            taken[:] = False
+            for q in range(k):
+                best = -1
+                for p in range(m):
+                    if not taken[p] and (best < 0 or load[p] < load[best]):
+                        best = p
+                lo[q] = best
+                taken[best] = True
+            for q in range(k):
+                best = -1
+                for p in range(m):
+                    if not taken[p] and (best < 0 or load[p] >= load[best]):
+                        best = p
+                hi[q] = best
+                taken[best] = True
+        for q in range(k):
+            ph, pl = hi[q], lo[q]
+            half = 0.0
+            low = 0.0
+            for i in range(c):
+                half += table_w[ph, i]
+                low += table_w[pl, i]
+            half = (half - low) * 0.5
+            for i in range(c):
+                target[i] = table_w[ph, i] - half
+                w_lo[i] = table_w[pl, i]
+            if use_near:
+                for i in range(c):
+                    heavy = table_w[ph, i]
+                    for j in range(c):
+                        light = table_w[pl, j]
+                        if (heavy == light) if near == 0 else (heavy * (1 - near) <= light <= heavy * (1 + near)):
+                            target[i] = np.inf
+                            w_lo[j] = -np.inf
+            best_score = np.inf
+            bi, bj = 0, 0
+            for i in range(c):
+                for j in range(c):
+                    score = abs(target[i] - w_lo[j])
+                    if score < best_score:
+                        best_score, bi, bj = score, i, j
+            if best_score < half - slack:
+                table_w[ph, bi], table_w[pl, bj] = table_w[pl, bj], table_w[ph, bi]
+                table[ph, bi], table[pl, bj] = table[pl, bj], table[ph, bi]
+
+
+def swap_rows(table_w: np.ndarray, table: np.ndarray, rounds: int, near: float, use_near: bool, pairs: int,
+              start_load: np.ndarray, has_load: bool) -> None:
+    """Kernel of :func:`heubase.eplb.lean.swap_rounds_np`: :func:`swap_row` on every row of ``[B, m, c]`` tables.
+
+    The slack comes from the largest weight of the whole batch.
+    """
+    batch, m, c = table_w.shape
+    if m < 2 or c < 1 or batch == 0 or rounds <= 0:
+        return
+    top = 0.0
+    for b in range(batch):
+        for p in range(m):
+            for i in range(c):
+                top = max(top, abs(table_w[b, p, i]))
+    slack = top * (4 * (m * c) ** 2 * 2.220446049250313e-16)             # as the numpy code's slack
+    for b in range(batch):
+        SWAP_ROW(table_w[b], table[b], rounds, near, use_near, pairs, start_load[b if has_load else 0], has_load, slack)
+
+
+def finish_rows(src: np.ndarray, item_load: np.ndarray, table: np.ndarray, gpu_load: np.ndarray,
+                members: np.ndarray, node_experts: int, nodes: int, gpus: int, rounds: int, near: float,
+                use_near: bool, pairs: int, phy2log: np.ndarray, log2phy: np.ndarray) -> None:
+    """Kernel of the end of :func:`heubase.eplb.lean.rebalance_lean`: swaps, then the DeepSeek triple's tables.
+
+    Row ``b`` (layer ``b // nodes``, node ``b % nodes``) lists its replicas in
+    ``src [B, S]`` (flat index of each replica's expert into ``[B,
+    node_experts]``, an expert's replicas consecutive) with loads ``item_load
+    [B, S]``; ``table [B, S]`` holds the replica in each of the node's slots
+    (``g * S / gpus + i``: slot ``i`` of GPU ``g``), ``gpu_load [B, gpus]``.
+    ``rounds`` of :func:`swap_row` (slack from the largest replica load of all
+    rows) rearrange ``table``; then ``phy2log [L, R]`` gets each slot's expert
+    (global id: ``members[src]``, or ``src % node_experts`` when ``members``
+    is empty) and ``log2phy [L, E, X]`` (filled with -1) each replica's slot,
+    replica ``r`` of an expert in column ``r``.
+    """
+    batch, slots = src.shape
+    per_gpu = slots // gpus
+    swapping = rounds > 0 and gpus > 1 and per_gpu > 1
+    slack = 0.0
+    if swapping:
+        top = 0.0
+        for b in range(batch):
+            for s in range(slots):
+                top = max(top, abs(item_load[b, s]))
+        slack = top * (4 * slots ** 2 * 2.220446049250313e-16)
+    rank = np.empty(slots, np.int64)
+    table_w = np.empty((gpus, per_gpu), np.float64)
+    for b in range(batch):
+        for s in range(slots):
+            rank[s] = rank[s - 1] + 1 if s > 0 and src[b, s] == src[b, s - 1] else 0
+        row = table[b]
+        if swapping:
+            for s in range(slots):
+                table_w[s // per_gpu, s % per_gpu] = item_load[b, row[s]]
+            SWAP_ROW(table_w, row.reshape((gpus, per_gpu)), rounds, near, use_near, pairs, gpu_load[b], True, slack)
+        layer, first = b // nodes, (b % nodes) * slots
+        for s in range(slots):
+            replica = row[s]
+            flat = src[b, replica]
+            expert = members[flat] if members.shape[0] > 0 else flat % node_experts
+            phy2log[layer, first + s] = expert
+            log2phy[layer, expert, rank[replica]] = first + s
+
+
+def repack_moves(table: np.ndarray, load: np.ndarray, src: np.ndarray, weight: np.ndarray, counts: np.ndarray,
+                 experts: int, k: int, moved: np.ndarray) -> None:
+    """Kernel of :func:`heubase.eplb.lean.hot_pack_experts` then :func:`heubase.eplb.replicate.move_replicas`.
+
+    Per row: the experts of the heaviest replica on each of the ``k``
+    heaviest packs (by load, then lower index; ``table [B, n]``, ``load [B,
+    m]``, ``src [B, n]`` as there) receive one replica each, in that order,
+    from the cheapest donors (smallest ``weight / (counts - 1)`` among the
+    non-receivers with two or more, ordered by the same quantised keys as
+    :func:`heubase.eplb.replicate.order_desc`); ``moved [B, E]`` gets the new
+    counts.
+    """
+    batch, m = load.shape
+    n = weight.shape[1]
+    capacity = table.shape[1] // m
+    kk = min(max(k, 0), m)
+    moves = min(kk, n)
+    bits, rest = 1, (n - 1) >> 1                       # as descending_keys: index bits, then value bits
+    while rest > 0:
+        bits, rest = bits + 1, rest >> 1
+    value_bits = 31 - bits
+    keyed = n > 16 and value_bits >= 16
+    top_key = (1 << value_bits) - 1
+    taken = np.zeros(max(m, n), np.bool_)
+    receivers = np.empty(kk, np.int64)
+    donor = np.empty(n, np.float64)
+    rank = np.empty(n, np.float64)
+    key = np.empty(n, np.int64)
+    for b in range(batch):
+        for i in range(n):
+            moved[b, i] = counts[b, i]
+        taken[:] = False
+        for q in range(kk):
+            best = -1
+            for p in range(m):
+                if not taken[p] and (best < 0 or load[b, p] > load[b, best]):
+                    best = p
+            taken[best] = True
+            first = table[b, best * capacity]
+            for j in range(1, capacity):
+                first = min(first, table[b, best * capacity + j])
+            receivers[q] = src[b, first] % experts
+        if moves == 0:
+            continue
+        for i in range(n):
+            donor[i] = weight[b, i] / max(counts[b, i] - 1, 1) if counts[b, i] > 1 else np.inf
+        for q in range(kk):
+            donor[receivers[q]] = np.inf
+        top = 0.0
+        for i in range(n):
+            if np.isfinite(donor[i]):
+                top = max(top, donor[i])
+        peak = 0.0
+        for i in range(n):
+            rank[i] = (2 * top - donor[i] if top > 0 else 1.0) if np.isfinite(donor[i]) else 0.0
+            peak = max(peak, rank[i])
+        scale = top_key / max(peak, 1e-300)
+        for i in range(n):
+            key[i] = ((top_key - np.int64(np.int32(rank[i] * scale))) << bits) | i if keyed else i
+        taken[:] = False
+        for q in range(moves):                         # the q-th donor: smallest key (keyed) or largest rank
+            best = -1
+            for i in range(n):
+                if taken[i]:
+                    continue
+                if best < 0 or (key[i] < key[best] if keyed else rank[i] > rank[best]):
+                    best = i
+            taken[best] = True
+            if np.isfinite(donor[best]):
+                moved[b, receivers[q]] += 1
+                moved[b, best] -= 1
+
+
+DEAL_ROWS = compile_kernel(deal_rows, "void(float64[:, ::1], float64[::1], float64[::1], int64, int64, int64[::1], "
+                                      "int64[:, ::1], float64[:, ::1])")
+SWAP_ROW = compile_kernel(swap_row, "void(float64[:, ::1], int64[:, ::1], int64, float64, boolean, int64, float64[::1], "
+                                    "boolean, float64)")
+SWAP_ROWS = None if SWAP_ROW is None else \
+    compile_kernel(swap_rows, "void(float64[:, :, ::1], int64[:, :, ::1], int64, float64, boolean, int64, "
+                              "float64[:, ::1], boolean)")
+FINISH_ROWS = None if SWAP_ROW is None else \
+    compile_kernel(finish_rows, "void(int64[:, ::1], float64[:, ::1], int64[:, ::1], float64[:, ::1], int64[::1], "
+                                "int64, int64, int64, int64, float64, boolean, int64, int64[:, ::1], int64[:, :, ::1])")
+REPACK_MOVES = compile_kernel(repack_moves, "void(int64[:, ::1], float64[:, ::1], int64[:, ::1], float64[:, ::1], "
+                                            "int64[:, ::1], int64, int64, int64[:, ::1])")

@@ -1,0 +1,198 @@
+"""heubase.eplb.kernels: the compiled dealing and swap kernels give the numpy code's plans exactly."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from eplb_cases import ODD_SHAPES, SHAPES, check_valid, odd_shape_loads, windows  # noqa: F401  (fixture)
+
+from heubase.eplb import kernels, lean
+
+pytestmark = pytest.mark.skipif(kernels.DEAL_ROWS is None, reason="numba is not installed")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def numpy_only(monkeypatch):
+    """Run the numpy code of lean (kernels switched off) inside the ``with`` block."""
+    names = ("DEAL_ROWS", "SWAP_ROWS", "FINISH_ROWS", "REPACK_MOVES")
+
+    class Switch:
+        def __enter__(self):
+            for name in names:
+                monkeypatch.setattr(lean, name, None)
+
+        def __exit__(self, *exc):
+            for name in names:
+                monkeypatch.setattr(lean, name, getattr(kernels, name))
+    return Switch()
+
+
+def _ordered(rng, batch: int, items: int, ties: bool) -> np.ndarray:
+    values = rng.random((batch, items)) ** 3
+    if ties:
+        values = np.round(values * 5) / 5                                  # many equal items, zero items
+    return -np.sort(-values, axis=1)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_deal_table_kernel_is_the_numpy_dealing(seed, numpy_only):
+    rng = np.random.default_rng(seed)
+    for trial in range(60):
+        m, c, batch = int(rng.integers(2, 70)), int(rng.integers(1, 12)), int(rng.integers(1, 12))
+        ordered = _ordered(rng, batch, m * c, ties=trial % 4 == 0)
+        spread = int(rng.integers(0, 3))
+        switches = None if trial % 3 else [int(rng.integers(1, c + 1)) for _ in range(2)]
+        table, load = lean.deal_table(ordered, m, switches, spread)
+        with numpy_only:
+            want_table, want_load = lean.deal_table(ordered, m, switches, spread)
+        assert np.array_equal(table, want_table), (m, c, batch, spread, switches)
+        assert np.array_equal(load, want_load)
+        assert np.array_equal(np.sort(table, 1), np.tile(np.arange(m * c), (batch, 1)))   # every item once
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_swap_kernel_is_the_numpy_swaps(seed, numpy_only):
+    rng = np.random.default_rng(100 + seed)
+    for trial in range(60):
+        m, c, batch = int(rng.integers(2, 70)), int(rng.integers(1, 12)), int(rng.integers(1, 12))
+        ordered = _ordered(rng, batch, m * c, ties=trial % 4 == 0)
+        table, load = lean.deal_table(ordered, m)
+        rounds, pairs, near = int(rng.integers(1, 5)), int(rng.integers(1, 5)), [None, 0.0, 0.03][trial % 3]
+        given = load.copy() if trial % 2 else None
+        results = []
+        for switch in (None, numpy_only):
+            ids = table.reshape(batch, m, c).copy()
+            w = np.take_along_axis(ordered, table, 1).reshape(batch, m, c)
+            if switch is None:
+                lean.swap_rounds_np(w, ids, rounds, near, pairs, given)
+            else:
+                with switch:
+                    lean.swap_rounds_np(w, ids, rounds, near, pairs, given)
+            results.append((ids, w))
+        assert np.array_equal(results[0][0], results[1][0]), (m, c, batch, rounds, pairs, near)
+        assert np.array_equal(results[0][1], results[1][1])
+
+
+def test_swap_kernel_leaves_other_dtypes_to_numpy():
+    w = np.array([[[6.0, 5.0, 1.0], [1.0, 2.0, 5.0]]], dtype=np.float32)
+    ids = np.array([[[0, 1, 2], [3, 4, 5]]], dtype=np.int32)
+    lean.swap_rounds_np(w, ids, 1, near=None)                               # no kernel signature: numpy runs
+    assert ids.tolist() != [[[0, 1, 2], [3, 4, 5]]] and w.sum(2).max() < 12
+
+
+SETTINGS = [dict(), dict(refine_rounds=4, near=None, pairs=1, repack=7),
+            dict(refine_rounds=3, near=0.03, pairs=3, spread=1, repack=2), dict(switches=[1, 3], refine_rounds=1)]
+
+
+@pytest.mark.parametrize("name, slots, groups, nodes, gpus, hierarchical", SHAPES)
+def test_plans_on_traffic_do_not_depend_on_the_kernels(windows, numpy_only, name, slots, groups, nodes, gpus,
+                                                       hierarchical):
+    for settings in SETTINGS:
+        for weight in windows[:2]:
+            plan = lean.rebalance_lean(weight, slots, groups, nodes, gpus, **settings)
+            with numpy_only:
+                want = lean.rebalance_lean(weight, slots, groups, nodes, gpus, **settings)
+            assert all(torch.equal(a, b) for a, b in zip(plan, want)), (name, settings)
+            check_valid(plan, weight, slots, groups, nodes, gpus, hierarchical)
+
+
+@pytest.mark.parametrize("experts, slots, groups, nodes, gpus", ODD_SHAPES)
+def test_plans_on_odd_shapes_do_not_depend_on_the_kernels(numpy_only, experts, slots, groups, nodes, gpus):
+    weight = odd_shape_loads(experts, slots)
+    for settings in SETTINGS:
+        plan = lean.rebalance_lean(weight, slots, groups, nodes, gpus, **settings)
+        with numpy_only:
+            want = lean.rebalance_lean(weight, slots, groups, nodes, gpus, **settings)
+        assert all(torch.equal(a, b) for a, b in zip(plan, want)), settings
+
+
+def _run(code: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=cwd, capture_output=True, text=True,
+                          timeout=240, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+
+
+def test_without_numba_the_kernels_are_none_and_lean_plans_in_numpy(tmp_path):
+    done = _run("""
+        import sys
+        sys.modules["numba"] = None                      # import numba -> ImportError
+        import torch
+        from heubase.eplb import kernels, lean
+        assert kernels.DEAL_ROWS is None and kernels.SWAP_ROWS is None and lean.FINISH_ROWS is None
+        p, l2p, cnt = lean.rebalance_lean(torch.rand(3, 16), 24, 4, 2, 4, repack=2)
+        print(sorted(p[0].tolist()) == sorted(sum(([e] * int(c) for e, c in enumerate(cnt[0])), [])))
+    """, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "True"
+
+
+def test_a_kernel_numba_cannot_compile_is_a_warning_and_none():
+    def not_numba(x):
+        return {x: [x]}                                   # dicts of lists are not nopython code
+    with pytest.warns(RuntimeWarning, match="numba could not compile not_numba"):
+        assert kernels.compile_kernel(not_numba, "int64(int64)") is None
+
+
+def test_a_stale_or_unloadable_cache_falls_back_to_compiling_in_memory(tmp_path):
+    """A module loaded under a name Python cannot import again leaves a cache no later process can load."""
+    (tmp_path / "dyn_kernel.py").write_text(textwrap.dedent("""
+        from heubase.eplb.kernels import compile_kernel
+
+        def plus_one(x):
+            return x + 1
+
+        PLUS_ONE = compile_kernel(plus_one, "int64(int64)")
+    """))
+    load = """
+        import importlib.util, warnings
+        warnings.simplefilter("error")
+        spec = importlib.util.spec_from_file_location("not_importable", "dyn_kernel.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        print(module.PLUS_ONE(41))
+    """
+    for _ in range(2):                                   # the first writes the cache, the second cannot load it
+        done = _run(load, tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == "42"
+    assert list((tmp_path / "__pycache__").glob("dyn_kernel.plus_one-*.nbi"))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_repack_kernel_is_hot_pack_experts_then_move_replicas(seed):
+    rng = np.random.default_rng(200 + seed)
+    for trial in range(50):
+        m, c, batch = int(rng.integers(1, 20)), int(rng.integers(1, 8)), int(rng.integers(1, 8))
+        n = int(rng.integers(max(1, m * c // 4), m * c + 1))                       # experts of a row
+        weight = rng.random((batch, n)) ** 3
+        if trial % 3 == 0:
+            weight = np.round(weight * 4) / 4                                        # ties, idle experts
+        counts = np.ones((batch, n), dtype=np.int64)
+        for b in range(batch):                                                       # spread the spare slots
+            np.add.at(counts[b], rng.integers(0, n, m * c - n), 1)
+        if trial % 5 == 0:
+            counts[0] = 1
+            counts[0, 0] = m * c - n + 1                                             # one donor at most
+        table = np.stack([rng.permutation(m * c) for _ in range(batch)])
+        load = np.round(rng.random((batch, m)) * 3)                                  # equal pack loads
+        src = np.sort(rng.integers(0, n, (batch, m * c)), axis=1) + np.arange(batch)[:, None] * n
+        k = int(rng.integers(0, m + 2))
+        moved = np.empty_like(counts)
+        kernels.REPACK_MOVES(table, load, src, weight, counts, n, k, moved)
+        want = lean.move_replicas(weight, counts, lean.hot_pack_experts(table, load, src, n, k))
+        assert np.array_equal(moved, want), (m, c, batch, n, k)
+        assert np.array_equal(moved.sum(1), counts.sum(1)) and (moved >= 1).all()
+
+
+def test_kernels_take_float32_and_strided_loads(numpy_only):
+    weight = torch.from_numpy(np.random.default_rng(9).random((64, 12)) ** 3).T        # [12, 64], not contiguous
+    for w in (weight, weight.float()):
+        plan = lean.rebalance_lean(w, 96, 4, 2, 16, repack=3, refine_rounds=2)
+        with numpy_only:
+            want = lean.rebalance_lean(w, 96, 4, 2, 16, repack=3, refine_rounds=2)
+        assert all(torch.equal(a, b) for a, b in zip(plan, want))
