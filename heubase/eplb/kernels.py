@@ -44,29 +44,25 @@ def compile_kernel(function: Callable, signature: str) -> Optional[Callable]:
     return None
 
 
-def deal_rows(ordered: np.ndarray, mean: np.ndarray, scale: np.ndarray, num_packs: int, spread: int,
-              fixed: np.ndarray, table: np.ndarray, loads: np.ndarray) -> None:
-    """Kernel of :func:`heubase.eplb.lean.deal_table`: fill ``table [B, n]`` and ``loads [B, m]`` in place.
+def deal_rows(ordered: np.ndarray, mean: np.ndarray, num_packs: int, spread: int, fixed: np.ndarray,
+              table: np.ndarray, loads: np.ndarray) -> None:
+    """Kernel of :func:`heubase.eplb.lean.deal_table` for up to 16 packs: ``table [B, n]``, ``loads [B, m]``.
 
     ``ordered [B, n]`` rows sorted descending, ``mean [B]`` their means (the
-    automatic switch counts items above it), ``scale [B]`` the sort-key scale
-    of :func:`heubase.eplb.lean.key_scale` (used when ``num_packs > 16``, where
-    packs are ordered by quantised loads as the numpy code does), ``fixed``
-    the switches to try (empty: the automatic switch ``± spread``). Every
-    switch is dealt; a row keeps the one with the lightest heaviest pack (the
-    first on ties).
+    automatic switch counts items above it), ``fixed`` the switches to try
+    (empty: the automatic switch ``± spread``). Round 0 puts item ``j`` on pack
+    ``j``; round ``k`` its ``j``-th heaviest item (strided tail rounds after
+    the switch) on the ``j``-th lightest pack (equal loads: lower pack first).
+    Every switch is dealt; a row keeps the one with the lightest heaviest pack
+    (the first on ties). Entry ``p * c + k`` of ``table`` is the item dealt to
+    pack ``p`` in round ``k``.
     """
     batch, n = ordered.shape
     m = num_packs
     c = n // m
-    bits, rest = 1, (m - 1) >> 1             # max(1, (m - 1).bit_length()), as the numpy code's keys
-    while rest > 0:
-        bits, rest = bits + 1, rest >> 1
-    quantised = m > 16
     count = fixed.shape[0] if fixed.shape[0] > 0 else 2 * spread + 1
     switches = np.empty(count, np.int64)
     order = np.empty(m, np.int64)
-    key = np.empty(m, np.int64)
     load = np.empty(m, np.float64)
     packs = np.empty((c, m), np.int64)
     kept = np.empty((c, m), np.int64)
@@ -93,17 +89,13 @@ def deal_rows(ordered: np.ndarray, mean: np.ndarray, scale: np.ndarray, num_pack
                 order[j] = m - 1 - j
             for k in range(1, c):
                 # packs by load ascending (equal loads: lower pack first): insertion sort starting from the
-                # previous round's order, which few packs leave (on the problem's shapes: 5 of 28 pairs
-                # out of order with 8 packs, 50 of 276 with 24, 430 of 2016 with 64)
-                if quantised:                 # unique sort keys: quantised load, then pack
-                    for j in range(m):
-                        key[j] = (np.int64(np.int32(load[j] * scale[b])) << bits) | j
+                # previous round's order, which few packs leave (5 of 28 pairs out of order on 4 nodes x 8 GPUs)
                 for a in range(1, m):
                     p = order[a]
                     t = a - 1
                     while t >= 0:
                         q = order[t]
-                        if not (key[q] > key[p] if quantised else load[q] > load[p] or (load[q] == load[p] and q > p)):
+                        if not (load[q] > load[p] or (load[q] == load[p] and q > p)):
                             break
                         order[t + 1] = q
                         t -= 1
@@ -123,6 +115,93 @@ def deal_rows(ordered: np.ndarray, mean: np.ndarray, scale: np.ndarray, num_pack
         for k in range(c):
             for j in range(m):
                 table[b, kept[k, j] * c + k] = k * m + j if k < h else h * m + j * (c - h) + (k - h)
+
+
+def deal_start(ordered: np.ndarray, mean: np.ndarray, scale: np.ndarray, num_packs: int, spread: int,
+               fixed: np.ndarray, switch: np.ndarray, load: np.ndarray, keys: np.ndarray) -> None:
+    """First step of the round-major dealing (more than 16 packs; see :func:`deal_round`), on ``B * V`` rows.
+
+    Row ``b * V + v`` deals row ``b`` of ``ordered`` with its ``v``-th switch
+    (``fixed``, or the automatic switch ``± spread`` as in :func:`deal_rows`)
+    into ``switch``; round 0 puts item ``j`` on pack ``j`` (``load [B * V, m]``)
+    and ``keys [B * V, m]`` (int32) get the sort keys of the next round.
+    """
+    batch, n = ordered.shape
+    m = num_packs
+    c = n // m
+    count = switch.shape[0] // batch
+    bits, rest = 1, (m - 1) >> 1
+    while rest > 0:
+        bits, rest = bits + 1, rest >> 1
+    for b in range(batch):
+        centre = 0
+        if fixed.shape[0] == 0:
+            above = 0
+            for i in range(n):
+                if ordered[b, i] > mean[b]:
+                    above += 1
+            centre = (above + m - 1) // m
+        for v in range(count):
+            r = b * count + v
+            switch[r] = fixed[v] if fixed.shape[0] > 0 else min(max(centre - spread + v, 1), c)
+            for j in range(m):
+                load[r, j] = ordered[b, j]
+                keys[r, j] = (np.int32(load[r, j] * scale[b]) << bits) | j
+
+
+def deal_round(ordered: np.ndarray, switch: np.ndarray, scale: np.ndarray, k: int, keys: np.ndarray,
+               load: np.ndarray, packs: np.ndarray) -> None:
+    """Round ``k`` of the round-major dealing: ``keys`` sorted (by numpy, all rows at once) order the packs.
+
+    With more than 16 packs the numpy code orders packs by int32 keys (load
+    quantised on the row's total, pack in the low bits); numba's sort of one
+    row is slower than numpy's vectorised sort of all rows, so rounds
+    alternate: numpy sorts the keys, this kernel puts the round's ``j``-th
+    heaviest item (strided tail rounds after each row's switch, as
+    :func:`deal_rows`) on the ``j``-th pack of the order, records it in
+    ``packs [B * V, c, m]`` and writes the next round's keys.
+    """
+    batch, n = ordered.shape
+    rows, m = load.shape
+    c = n // m
+    count = rows // batch
+    bits, rest = 1, (m - 1) >> 1
+    while rest > 0:
+        bits, rest = bits + 1, rest >> 1
+    mask = (1 << bits) - 1
+    for r in range(rows):
+        b = r // count
+        h = switch[r]
+        for j in range(m):
+            p = keys[r, j] & mask
+            packs[r, k, j] = p
+            load[r, p] += ordered[b, k * m + j if k < h else h * m + j * (c - h) + (k - h)]
+        for p in range(m):
+            keys[r, p] = (np.int32(load[r, p] * scale[b]) << bits) | p
+
+
+def deal_end(switch: np.ndarray, load: np.ndarray, packs: np.ndarray, table: np.ndarray, loads: np.ndarray) -> None:
+    """Last step of the round-major dealing: each row keeps the candidate with the lightest heaviest pack (the
+    first on ties); ``table [B, n]`` and ``loads [B, m]`` as :func:`deal_rows` gives them."""
+    batch, n = table.shape
+    rows, m = load.shape
+    c = n // m
+    count = rows // batch
+    for b in range(batch):
+        best, best_peak = b * count, np.inf
+        for r in range(b * count, (b + 1) * count):
+            peak = load[r, 0]
+            for j in range(1, m):
+                peak = max(peak, load[r, j])
+            if peak < best_peak:
+                best, best_peak = r, peak
+        h = switch[best]
+        for j in range(m):
+            loads[b, j] = load[best, j]
+            table[b, j * c] = j
+        for k in range(1, c):
+            for j in range(m):
+                table[b, packs[best, k, j] * c + k] = k * m + j if k < h else h * m + j * (c - h) + (k - h)
 
 
 def swap_row(table_w: np.ndarray, table: np.ndarray, rounds: int, near: float, use_near: bool, pairs: int,
@@ -146,7 +225,11 @@ def swap_row(table_w: np.ndarray, table: np.ndarray, rounds: int, near: float, u
     lo = np.empty(k, np.int64)
     target = np.empty(c, np.float64)
     w_lo = np.empty(c, np.float64)
+    swapped = True
     for step in range(rounds):
+        if not swapped and (step > 1 or not has_load):    # nothing moved in a round with loads summed as
+            break                                          # this one's: every later round would do the same
+        swapped = False
         for p in range(m):
             if step == 0 and has_load:
                 load[p] = start_load[p]
@@ -206,6 +289,7 @@ def swap_row(table_w: np.ndarray, table: np.ndarray, rounds: int, near: float, u
             if best_score < half - slack:
                 table_w[ph, bi], table_w[pl, bj] = table_w[pl, bj], table_w[ph, bi]
                 table[ph, bi], table[pl, bj] = table[pl, bj], table[ph, bi]
+                swapped = True
 
 
 def swap_rows(table_w: np.ndarray, table: np.ndarray, rounds: int, near: float, use_near: bool, pairs: int,
@@ -259,15 +343,16 @@ def finish_rows(src: np.ndarray, item_load: np.ndarray, table: np.ndarray, gpu_l
         for s in range(slots):
             rank[s] = rank[s - 1] + 1 if s > 0 and src[b, s] == src[b, s - 1] else 0
         row = table[b]
-        if swapping:
-            for s in range(slots):
-                table_w[s // per_gpu, s % per_gpu] = item_load[b, row[s]]
+        if swapping:                  # (no integer division per slot: a divide costs dozens of cycles)
+            for g in range(gpus):
+                for i in range(per_gpu):
+                    table_w[g, i] = item_load[b, row[g * per_gpu + i]]
             SWAP_ROW(table_w, row.reshape((gpus, per_gpu)), rounds, near, use_near, pairs, gpu_load[b], True, slack)
         layer, first = b // nodes, (b % nodes) * slots
         for s in range(slots):
             replica = row[s]
             flat = src[b, replica]
-            expert = members[flat] if members.shape[0] > 0 else flat % node_experts
+            expert = members[flat] if members.shape[0] > 0 else flat - b * node_experts   # src: row b's experts
             phy2log[layer, first + s] = expert
             log2phy[layer, expert, rank[replica]] = first + s
 
@@ -297,6 +382,7 @@ def repack_moves(table: np.ndarray, load: np.ndarray, src: np.ndarray, weight: n
     top_key = (1 << value_bits) - 1
     taken = np.zeros(max(m, n), np.bool_)
     receivers = np.empty(kk, np.int64)
+    picks = np.empty(max(kk, 1), np.int64)
     donor = np.empty(n, np.float64)
     rank = np.empty(n, np.float64)
     key = np.empty(n, np.int64)
@@ -329,24 +415,27 @@ def repack_moves(table: np.ndarray, load: np.ndarray, src: np.ndarray, weight: n
             rank[i] = (2 * top - donor[i] if top > 0 else 1.0) if np.isfinite(donor[i]) else 0.0
             peak = max(peak, rank[i])
         scale = top_key / max(peak, 1e-300)
-        for i in range(n):
-            key[i] = ((top_key - np.int64(np.int32(rank[i] * scale))) << bits) | i if keyed else i
-        taken[:] = False
-        for q in range(moves):                         # the q-th donor: smallest key (keyed) or largest rank
-            best = -1
+        if keyed:
             for i in range(n):
-                if taken[i]:
-                    continue
-                if best < 0 or (key[i] < key[best] if keyed else rank[i] > rank[best]):
-                    best = i
-            taken[best] = True
-            if np.isfinite(donor[best]):
+                key[i] = ((top_key - np.int64(np.int32(rank[i] * scale))) << bits) | i
+        found = 0                                      # the donors in order: smallest keys (keyed) or largest
+        for i in range(n):                             # ranks, lower index first; one pass, a sorted short list
+            t = found
+            while t > 0 and (key[i] < key[picks[t - 1]] if keyed else rank[i] > rank[picks[t - 1]]):
+                if t < moves:
+                    picks[t] = picks[t - 1]
+                t -= 1
+            if t < moves:
+                picks[t] = i
+                found = min(found + 1, moves)
+        for q in range(moves):
+            if np.isfinite(donor[picks[q]]):
                 moved[b, receivers[q]] += 1
-                moved[b, best] -= 1
+                moved[b, picks[q]] -= 1
 
 
-DEAL_ROWS = compile_kernel(deal_rows, "void(float64[:, ::1], float64[::1], float64[::1], int64, int64, int64[::1], "
-                                      "int64[:, ::1], float64[:, ::1])")
+DEAL_ROWS = compile_kernel(deal_rows, "void(float64[:, ::1], float64[::1], int64, int64, int64[::1], int64[:, ::1], "
+                                      "float64[:, ::1])")
 SWAP_ROW = compile_kernel(swap_row, "void(float64[:, ::1], int64[:, ::1], int64, float64, boolean, int64, float64[::1], "
                                     "boolean, float64)")
 SWAP_ROWS = None if SWAP_ROW is None else \
@@ -357,3 +446,8 @@ FINISH_ROWS = None if SWAP_ROW is None else \
                                 "int64, int64, int64, int64, float64, boolean, int64, int64[:, ::1], int64[:, :, ::1])")
 REPACK_MOVES = compile_kernel(repack_moves, "void(int64[:, ::1], float64[:, ::1], int64[:, ::1], float64[:, ::1], "
                                             "int64[:, ::1], int64, int64, int64[:, ::1])")
+DEAL_START = compile_kernel(deal_start, "void(float64[:, ::1], float64[::1], float64[::1], int64, int64, int64[::1], "
+                                        "int64[::1], float64[:, ::1], int32[:, ::1])")
+DEAL_ROUND = compile_kernel(deal_round, "void(float64[:, ::1], int64[::1], float64[::1], int64, int32[:, ::1], "
+                                        "float64[:, ::1], int64[:, :, ::1])")
+DEAL_END = compile_kernel(deal_end, "void(int64[::1], float64[:, ::1], int64[:, :, ::1], int64[:, ::1], float64[:, ::1])")

@@ -31,7 +31,7 @@ import torch
 
 from heubase.eplb.fast import deal_schedules
 from heubase.eplb.hierarchical import check_cluster, is_hierarchical
-from heubase.eplb.kernels import DEAL_ROWS, FINISH_ROWS, REPACK_MOVES, SWAP_ROWS
+from heubase.eplb.kernels import DEAL_END, DEAL_ROUND, DEAL_ROWS, DEAL_START, FINISH_ROWS, REPACK_MOVES, SWAP_ROWS
 from heubase.eplb.plan import checked_counts, numpy_loads
 from heubase.eplb.replicate import KEY_BITS, move_replicas, order_desc, proportional_shares
 
@@ -103,14 +103,25 @@ def deal_table(ordered: np.ndarray, num_packs: int, switches: Optional[Sequence[
     """
     batch, items = ordered.shape
     capacity = items // num_packs
-    if (DEAL_ROWS is not None and ordered.dtype == np.float64 and batch and capacity
-            and items == capacity * num_packs):
+    if (DEAL_ROWS is not None and DEAL_END is not None and ordered.dtype == np.float64 and batch and capacity
+            and items == capacity * num_packs):                              # compiled: same tables
         table, load = np.empty((batch, items), dtype=np.int64), np.empty((batch, num_packs))
         fixed = np.empty(0, dtype=np.int64) if switches is None else \
             np.array(sorted({min(max(int(h), 1), capacity) for h in switches}) or [capacity], dtype=np.int64)
-        ordered = np.ascontiguousarray(ordered)
-        DEAL_ROWS(ordered, ordered.mean(1), key_scale(ordered.sum(1), max(1, (num_packs - 1).bit_length())),
-                  num_packs, max(0, int(spread)), fixed, table, load)
+        ordered, spread = np.ascontiguousarray(ordered), max(0, int(spread))
+        if num_packs <= 16:
+            DEAL_ROWS(ordered, ordered.mean(1), num_packs, spread, fixed, table, load)
+            return table, load
+        rows = batch * (fixed.shape[0] or 2 * spread + 1)          # many packs: numpy sorts, kernels deal
+        switch, loads, keys = np.empty(rows, np.int64), np.empty((rows, num_packs)), \
+            np.empty((rows, num_packs), np.int32)
+        packs = np.empty((rows, capacity, num_packs), dtype=np.int64)
+        scale = key_scale(ordered.sum(1), max(1, (num_packs - 1).bit_length()))
+        DEAL_START(ordered, ordered.mean(1), scale, num_packs, spread, fixed, switch, loads, keys)
+        for k in range(1, capacity):
+            keys.sort(axis=1)
+            DEAL_ROUND(ordered, switch, scale, k, keys, loads, packs)
+        DEAL_END(switch, loads, packs, table, load)
         return table, load
     if switches is None:
         above = np.count_nonzero(ordered > ordered.mean(1, keepdims=True), axis=1)
