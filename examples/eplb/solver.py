@@ -1,6 +1,6 @@
-# Evolved eplb solver (BEAM run s6-bench200, program 115).
-# Standalone: depends only on torch/numpy and the standard library.
-# Validation fitness 0.8212; test fitness 0.8192.
+# Evolved eplb solver (BEAM run s7-bench200, program 119).
+# Standalone: depends only on torch/numpy and the standard library; numba, where installed, compiles its kernels (optional).
+# Validation fitness 0.8232; test fitness 0.8216.
 # README.md beside this file says how it was produced and scored.
 """Fused fast plan on planning loads, with the packing and swap settings left to calibration.
 
@@ -42,16 +42,17 @@ import torch
 from typing import Optional, Sequence, Callable
 import numpy as np
 import functools
+import warnings
 
 #Hyperparameter#
 MAX_TIME = 0.05
-SMOOTHING = 0.0261162  # range 0 0.3
-REFINE_ROUNDS = 4  # int, range 0 8
-PAIRS = 1  # int, range 1 16
-NEAR = -0.0264621  # range -0.05 0.1
-NEAR_FLAT = -0.0190384  # range -0.05 0.1
+SMOOTHING = 0.05  # range 0 0.3
+REFINE_ROUNDS = 2  # int, range 0 8
+PAIRS = 2  # int, range 1 16
+NEAR = 0.0  # range -0.05 0.1
+NEAR_FLAT = 0.03  # range -0.05 0.1
 SPREAD = 0  # int, range 0 2
-REPACK = 7  # int, range 0 8
+REPACK = 6  # int, range 0 8
 REPACK_SLOTS = 10  # int, range 0 12
 #Hyperparameter#
 
@@ -159,12 +160,20 @@ def _row_offsets(batch: int, width: int, repeat: int = 1) -> np.ndarray:
 
 
 # inlined from heubase.eplb.lean
-def deal_rounds(dealt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def key_scale(totals: np.ndarray, bits: int) -> np.ndarray:
+    """``[B]`` factor turning loads of rows with these totals into sort keys of ``KEY_BITS - bits`` bits."""
+    return ((1 << (KEY_BITS - bits)) - 1) / np.maximum(totals, 1e-290) * (1 - 1e-9)   # finite: no 0 * inf
+
+
+# inlined from heubase.eplb.lean
+def deal_rounds(dealt: np.ndarray, totals: Optional[np.ndarray] = None) -> tuple[np.ndarray, np.ndarray]:
     """Deal rounds ``[B, c, m]`` (each sorted descending) onto ``m`` packs: ``(pack of each item, pack loads)``.
 
     Round 0 puts item ``j`` on pack ``j``; every later round puts its ``j``-th
     heaviest item on the ``j``-th lightest pack (cardinality-constrained LPT;
-    equal loads: lower pack first).
+    equal loads: lower pack first). With more than 16 packs the packs are
+    ordered by loads quantised on each row's total (``totals [B]``, default:
+    the sum of the row's items).
 
     >>> packs, load = deal_rounds(np.array([[[5.0, 4.0], [3.0, 1.0]]]))
     >>> packs.tolist(), load.tolist()
@@ -178,8 +187,7 @@ def deal_rounds(dealt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     offsets = _row_offsets(batch, m)
     bits = max(1, (m - 1).bit_length())
     if m > 16 and rounds > 1:            # rank the loads by int32 keys, quantised on the row's final total
-        scale = ((1 << (KEY_BITS - bits)) - 1) / np.maximum(dealt.reshape(batch, -1).sum(1), 1e-300)
-        scale = scale[:, None] * (1 - 1e-9)
+        scale = key_scale(dealt.reshape(batch, -1).sum(1) if totals is None else totals, bits)[:, None]
         index = np.arange(m, dtype=np.int32)
     for k in range(1, rounds):
         if m > 16:
@@ -297,6 +305,65 @@ def checked_counts(counts: object, weight: torch.Tensor, num_slots: int, name: s
     return torch.from_numpy(logcnt).to(counts.device)
 
 
+# inlined from heubase.eplb.kernels
+def compile_kernel(function: Callable, signature: str) -> Optional[Callable]:
+    """``function`` compiled by numba for ``signature``, or None where numba is missing or cannot compile it.
+
+    The machine code is cached on disk beside the source where that works
+    (a writable folder, a module importable under its name), else kept in
+    memory; a failure is a warning and the caller's numpy code runs instead.
+    """
+    try:
+        import numba
+    except ImportError:
+        return None
+    failure: Exception | None = None
+    for cache in (True, False):
+        try:
+            return numba.njit(signature, cache=cache, nogil=True)(function)
+        except Exception as exc:  # noqa: BLE001 - no cache folder, a stale cache, an old numba: fall back
+            failure = exc
+    warnings.warn(f"numba could not compile {function.__name__} ({type(failure).__name__}: {failure}); "
+                  "the numpy code runs instead", RuntimeWarning, stacklevel=2)
+    return None
+
+
+# inlined from heubase.eplb.kernels
+def layout_rows(order: np.ndarray, per_replica: np.ndarray, counts: np.ndarray, src: np.ndarray,
+                item_load: np.ndarray) -> None:
+    """Kernel of :func:`heubase.eplb.lean._replica_layout` after its sort: each row's replicas in ``order``.
+
+    Row ``b`` lists expert ``order[b, i]`` ``counts[b, e]`` times: ``src [B,
+    S]`` its flat index ``b * n + e``, ``item_load [B, S]`` its load per
+    replica ``per_replica[b, e]``. Writes stop at ``S`` (counts are checked
+    to sum to ``S`` before they get here).
+    """
+    rows, n = order.shape
+    slots = src.shape[1]
+    for b in range(rows):
+        s = 0
+        for i in range(n):
+            e = order[b, i]
+            for _ in range(counts[b, e]):
+                if s < slots:
+                    src[b, s] = b * n + e
+                    item_load[b, s] = per_replica[b, e]
+                s += 1
+
+
+# inlined from heubase.eplb.kernels
+LAYOUT_ROWS = compile_kernel(layout_rows, "void(int64[:, ::1], float64[:, ::1], int64[:, ::1], int64[:, ::1], "
+                                          "float64[:, ::1])")
+
+
+# inlined from heubase.eplb.lean
+_ids = functools.partial(np.ascontiguousarray, dtype=np.int64)          # kernel arguments: C order, kernel dtypes
+
+
+# inlined from heubase.eplb.lean
+_floats = functools.partial(np.ascontiguousarray, dtype=np.float64)
+
+
 # inlined from heubase.eplb.lean
 def _replica_layout(node_w: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Replicas of every row listed heaviest first: ``(src, item_load)``, each ``[B, slots]``.
@@ -306,9 +373,197 @@ def _replica_layout(node_w: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray,
     """
     rows, n = node_w.shape
     per_replica = node_w / counts
+    if LAYOUT_ROWS is not None and per_replica.dtype == np.float64 and rows:
+        slots = int(counts[0].sum())
+        src, item_load = np.empty((rows, slots), dtype=np.int64), np.empty((rows, slots))
+        LAYOUT_ROWS(_ids(order_desc(per_replica)), _floats(per_replica), _ids(counts), src, item_load)
+        return src, item_load
     flat_order = (order_desc(per_replica) + _row_offsets(rows, n)).reshape(-1)
     src = np.repeat(flat_order, np.take(counts, flat_order))
     return src.reshape(rows, -1), np.take(per_replica, src).reshape(rows, -1)
+
+
+# inlined from heubase.eplb.kernels
+def deal_rows(ordered: np.ndarray, mean: np.ndarray, num_packs: int, spread: int, fixed: np.ndarray,
+              table: np.ndarray, loads: np.ndarray) -> None:
+    """Kernel of :func:`heubase.eplb.lean.deal_table` for up to 16 packs: ``table [B, n]``, ``loads [B, m]``.
+
+    ``ordered [B, n]`` rows sorted descending, ``mean [B]`` their means (the
+    automatic switch counts items above it), ``fixed`` the switches to try
+    (empty: the automatic switch ``± spread``). Round 0 puts item ``j`` on pack
+    ``j``; round ``k`` its ``j``-th heaviest item (strided tail rounds after
+    the switch) on the ``j``-th lightest pack (equal loads: lower pack first).
+    Every switch is dealt; a row keeps the one with the lightest heaviest pack
+    (the first on ties). Entry ``p * c + k`` of ``table`` is the item dealt to
+    pack ``p`` in round ``k``.
+    """
+    batch, n = ordered.shape
+    m = num_packs
+    c = n // m
+    count = fixed.shape[0] if fixed.shape[0] > 0 else 2 * spread + 1
+    switches = np.empty(count, np.int64)
+    order = np.empty(m, np.int64)
+    load = np.empty(m, np.float64)
+    packs = np.empty((c, m), np.int64)
+    kept = np.empty((c, m), np.int64)
+    for b in range(batch):
+        row = ordered[b]
+        if fixed.shape[0] > 0:
+            for v in range(count):
+                switches[v] = fixed[v]
+        else:
+            above = 0
+            for i in range(n):
+                if row[i] > mean[b]:
+                    above += 1
+            centre = (above + m - 1) // m
+            for v in range(count):
+                switches[v] = min(max(centre - spread + v, 1), c)
+        best_peak = np.inf
+        best_h = 1
+        for v in range(count):
+            h = switches[v]
+            for j in range(m):
+                load[j] = row[j]
+                packs[0, j] = j
+                order[j] = m - 1 - j
+            for k in range(1, c):
+                # packs by load ascending (equal loads: lower pack first): insertion sort starting from the
+                # previous round's order, which few packs leave (5 of 28 pairs out of order on 4 nodes x 8 GPUs)
+                for a in range(1, m):
+                    p = order[a]
+                    t = a - 1
+                    while t >= 0:
+                        q = order[t]
+                        if not (load[q] > load[p] or (load[q] == load[p] and q > p)):
+                            break
+                        order[t + 1] = q
+                        t -= 1
+                    order[t + 1] = p
+                for j in range(m):
+                    p = order[j]
+                    packs[k, j] = p
+                    load[p] += row[k * m + j if k < h else h * m + j * (c - h) + (k - h)]
+            peak = load[0]
+            for j in range(1, m):
+                peak = max(peak, load[j])
+            if peak < best_peak:
+                best_peak, best_h = peak, h
+                loads[b] = load
+                kept[:] = packs
+        h = best_h
+        for k in range(c):
+            for j in range(m):
+                table[b, kept[k, j] * c + k] = k * m + j if k < h else h * m + j * (c - h) + (k - h)
+
+
+# inlined from heubase.eplb.kernels
+DEAL_ROWS = compile_kernel(deal_rows, "void(float64[:, ::1], float64[::1], int64, int64, int64[::1], int64[:, ::1], "
+                                      "float64[:, ::1])")
+
+
+# inlined from heubase.eplb.kernels
+def deal_end(switch: np.ndarray, load: np.ndarray, packs: np.ndarray, table: np.ndarray, loads: np.ndarray) -> None:
+    """Last step of the round-major dealing: each row keeps the candidate with the lightest heaviest pack (the
+    first on ties); ``table [B, n]`` and ``loads [B, m]`` as :func:`deal_rows` gives them."""
+    batch, n = table.shape
+    rows, m = load.shape
+    c = n // m
+    count = rows // batch
+    for b in range(batch):
+        best, best_peak = b * count, np.inf
+        for r in range(b * count, (b + 1) * count):
+            peak = load[r, 0]
+            for j in range(1, m):
+                peak = max(peak, load[r, j])
+            if peak < best_peak:
+                best, best_peak = r, peak
+        h = switch[best]
+        for j in range(m):
+            loads[b, j] = load[best, j]
+            table[b, j * c] = j
+        for k in range(1, c):
+            for j in range(m):
+                table[b, packs[best, k, j] * c + k] = k * m + j if k < h else h * m + j * (c - h) + (k - h)
+
+
+# inlined from heubase.eplb.kernels
+DEAL_END = compile_kernel(deal_end, "void(int64[::1], float64[:, ::1], int64[:, :, ::1], int64[:, ::1], float64[:, ::1])")
+
+
+# inlined from heubase.eplb.kernels
+def deal_start(ordered: np.ndarray, mean: np.ndarray, scale: np.ndarray, num_packs: int, spread: int,
+               fixed: np.ndarray, switch: np.ndarray, load: np.ndarray, keys: np.ndarray) -> None:
+    """First step of the round-major dealing (more than 16 packs; see :func:`deal_round`), on ``B * V`` rows.
+
+    Row ``b * V + v`` deals row ``b`` of ``ordered`` with its ``v``-th switch
+    (``fixed``, or the automatic switch ``± spread`` as in :func:`deal_rows`)
+    into ``switch``; round 0 puts item ``j`` on pack ``j`` (``load [B * V, m]``)
+    and ``keys [B * V, m]`` (int32) get the sort keys of the next round.
+    """
+    batch, n = ordered.shape
+    m = num_packs
+    c = n // m
+    count = switch.shape[0] // batch
+    bits, rest = 1, (m - 1) >> 1
+    while rest > 0:
+        bits, rest = bits + 1, rest >> 1
+    for b in range(batch):
+        centre = 0
+        if fixed.shape[0] == 0:
+            above = 0
+            for i in range(n):
+                if ordered[b, i] > mean[b]:
+                    above += 1
+            centre = (above + m - 1) // m
+        for v in range(count):
+            r = b * count + v
+            switch[r] = fixed[v] if fixed.shape[0] > 0 else min(max(centre - spread + v, 1), c)
+            for j in range(m):
+                load[r, j] = ordered[b, j]
+                keys[r, j] = (np.int32(load[r, j] * scale[b]) << bits) | j
+
+
+# inlined from heubase.eplb.kernels
+DEAL_START = compile_kernel(deal_start, "void(float64[:, ::1], float64[::1], float64[::1], int64, int64, int64[::1], "
+                                        "int64[::1], float64[:, ::1], int32[:, ::1])")
+
+
+# inlined from heubase.eplb.kernels
+def deal_round(ordered: np.ndarray, switch: np.ndarray, scale: np.ndarray, k: int, keys: np.ndarray,
+               load: np.ndarray, packs: np.ndarray) -> None:
+    """Round ``k`` of the round-major dealing: ``keys`` sorted (by numpy, all rows at once) order the packs.
+
+    With more than 16 packs the numpy code orders packs by int32 keys (load
+    quantised on the row's total, pack in the low bits); numba's sort of one
+    row is slower than numpy's vectorised sort of all rows, so rounds
+    alternate: numpy sorts the keys, this kernel puts the round's ``j``-th
+    heaviest item (strided tail rounds after each row's switch, as
+    :func:`deal_rows`) on the ``j``-th pack of the order, records it in
+    ``packs [B * V, c, m]`` and writes the next round's keys.
+    """
+    batch, n = ordered.shape
+    rows, m = load.shape
+    c = n // m
+    count = rows // batch
+    bits, rest = 1, (m - 1) >> 1
+    while rest > 0:
+        bits, rest = bits + 1, rest >> 1
+    mask = (1 << bits) - 1
+    for r in range(rows):
+        b = r // count
+        h = switch[r]
+        for j in range(m):
+            p = keys[r, j] & mask
+            packs[r, k, j] = p
+            load[r, p] += ordered[b, k * m + j if k < h else h * m + j * (c - h) + (k - h)]
+        for p in range(m):
+            keys[r, p] = (np.int32(load[r, p] * scale[b]) << bits) | p
+
+
+# inlined from heubase.eplb.kernels
+DEAL_ROUND = compile_kernel(deal_round, "void(float64[:, ::1], int64[::1], float64[::1], int64, int32[:, ::1], "
+                                        "float64[:, ::1], int64[:, :, ::1])")
 
 
 # inlined from heubase.eplb.fast
@@ -348,6 +603,26 @@ def deal_table(ordered: np.ndarray, num_packs: int, switches: Optional[Sequence[
     """
     batch, items = ordered.shape
     capacity = items // num_packs
+    if (DEAL_ROWS is not None and DEAL_END is not None and ordered.dtype == np.float64 and batch and capacity
+            and items == capacity * num_packs):                              # compiled: same tables
+        table, load = np.empty((batch, items), dtype=np.int64), np.empty((batch, num_packs))
+        fixed = np.empty(0, dtype=np.int64) if switches is None else \
+            np.array(sorted({min(max(int(h), 1), capacity) for h in switches}) or [capacity], dtype=np.int64)
+        ordered, spread = np.ascontiguousarray(ordered), max(0, int(spread))
+        if num_packs <= 16:
+            DEAL_ROWS(ordered, ordered.mean(1), num_packs, spread, fixed, table, load)
+            return table, load
+        rows = batch * (fixed.shape[0] or 2 * spread + 1)          # many packs: numpy sorts, kernels deal
+        switch, loads, keys = np.empty(rows, np.int64), np.empty((rows, num_packs)), \
+            np.empty((rows, num_packs), np.int32)
+        packs = np.empty((rows, capacity, num_packs), dtype=np.int64)
+        scale = key_scale(ordered.sum(1), max(1, (num_packs - 1).bit_length()))
+        DEAL_START(ordered, ordered.mean(1), scale, num_packs, spread, fixed, switch, loads, keys)
+        for k in range(1, capacity):
+            keys.sort(axis=1)
+            DEAL_ROUND(ordered, switch, scale, k, keys, loads, packs)
+        DEAL_END(switch, loads, packs, table, load)
+        return table, load
     if switches is None:
         above = np.count_nonzero(ordered > ordered.mean(1, keepdims=True), axis=1)
         centre = (above[:, None] + num_packs - 1) // num_packs
@@ -358,7 +633,7 @@ def deal_table(ordered: np.ndarray, num_packs: int, switches: Optional[Sequence[
     count = hs.shape[1]
     plan = np.take(deal_schedules(capacity, num_packs).numpy(), hs.reshape(-1) - 1, axis=0)      # [B * V, n]
     source = np.take(ordered, plan + _row_offsets(batch, items, count))
-    packs, load = deal_rounds(source.reshape(batch * count, capacity, num_packs))
+    packs, load = deal_rounds(source.reshape(batch * count, capacity, num_packs), np.repeat(ordered.sum(1), count))
     if count > 1:
         pick = load.reshape(batch, count, num_packs).max(2).argmin(1) + np.arange(0, batch * count, count)
         plan, packs, load = plan[pick], packs[pick], load[pick]
@@ -366,6 +641,89 @@ def deal_table(ordered: np.ndarray, num_packs: int, switches: Optional[Sequence[
     table = np.empty(batch * items, dtype=np.int64)
     table[slot.reshape(batch, items) + _row_offsets(batch, items)] = plan
     return table.reshape(batch, items), load
+
+
+# inlined from heubase.eplb.kernels
+def repack_moves(table: np.ndarray, load: np.ndarray, src: np.ndarray, weight: np.ndarray, counts: np.ndarray,
+                 experts: int, k: int, moved: np.ndarray) -> None:
+    """Kernel of :func:`heubase.eplb.lean.hot_pack_experts` then :func:`heubase.eplb.replicate.move_replicas`.
+
+    Per row: the experts of the heaviest replica on each of the ``k``
+    heaviest packs (by load, then lower index; ``table [B, n]``, ``load [B,
+    m]``, ``src [B, n]`` as there) receive one replica each, in that order,
+    from the cheapest donors (smallest ``weight / (counts - 1)`` among the
+    non-receivers with two or more, ordered by the same quantised keys as
+    :func:`heubase.eplb.replicate.order_desc`); ``moved [B, E]`` gets the new
+    counts.
+    """
+    batch, m = load.shape
+    n = weight.shape[1]
+    capacity = table.shape[1] // m
+    kk = min(max(k, 0), m)
+    moves = min(kk, n)
+    bits, rest = 1, (n - 1) >> 1                       # as descending_keys: index bits, then value bits
+    while rest > 0:
+        bits, rest = bits + 1, rest >> 1
+    value_bits = 31 - bits
+    keyed = n > 16 and value_bits >= 16
+    top_key = (1 << value_bits) - 1
+    taken = np.zeros(max(m, n), np.bool_)
+    receivers = np.empty(kk, np.int64)
+    picks = np.empty(max(kk, 1), np.int64)
+    donor = np.empty(n, np.float64)
+    rank = np.empty(n, np.float64)
+    key = np.empty(n, np.int64)
+    for b in range(batch):
+        for i in range(n):
+            moved[b, i] = counts[b, i]
+        taken[:] = False
+        for q in range(kk):
+            best = -1
+            for p in range(m):
+                if not taken[p] and (best < 0 or load[b, p] > load[b, best]):
+                    best = p
+            taken[best] = True
+            first = table[b, best * capacity]
+            for j in range(1, capacity):
+                first = min(first, table[b, best * capacity + j])
+            receivers[q] = src[b, first] % experts
+        if moves == 0:
+            continue
+        for i in range(n):
+            donor[i] = weight[b, i] / max(counts[b, i] - 1, 1) if counts[b, i] > 1 else np.inf
+        for q in range(kk):
+            donor[receivers[q]] = np.inf
+        top = 0.0
+        for i in range(n):
+            if np.isfinite(donor[i]):
+                top = max(top, donor[i])
+        peak = 0.0
+        for i in range(n):
+            rank[i] = (2 * top - donor[i] if top > 0 else 1.0) if np.isfinite(donor[i]) else 0.0
+            peak = max(peak, rank[i])
+        scale = top_key / max(peak, 1e-300)
+        if keyed:
+            for i in range(n):
+                key[i] = ((top_key - np.int64(np.int32(rank[i] * scale))) << bits) | i
+        found = 0                                      # the donors in order: smallest keys (keyed) or largest
+        for i in range(n):                             # ranks, lower index first; one pass, a sorted short list
+            t = found
+            while t > 0 and (key[i] < key[picks[t - 1]] if keyed else rank[i] > rank[picks[t - 1]]):
+                if t < moves:
+                    picks[t] = picks[t - 1]
+                t -= 1
+            if t < moves:
+                picks[t] = i
+                found = min(found + 1, moves)
+        for q in range(moves):
+            if np.isfinite(donor[picks[q]]):
+                moved[b, receivers[q]] += 1
+                moved[b, picks[q]] -= 1
+
+
+# inlined from heubase.eplb.kernels
+REPACK_MOVES = compile_kernel(repack_moves, "void(int64[:, ::1], float64[:, ::1], int64[:, ::1], float64[:, ::1], "
+                                            "int64[:, ::1], int64, int64, int64[:, ::1])")
 
 
 # inlined from heubase.eplb.replicate
@@ -407,7 +765,7 @@ def hot_pack_experts(table: np.ndarray, load: np.ndarray, src: np.ndarray, exper
     ``table [B, n]`` is a slot table of :func:`deal_table` (entry ``p * c + j``:
     the replica, by rank heaviest first, in slot ``j`` of pack ``p``), ``load
     [B, m]`` the pack loads and ``src [B, n]`` the flat index of each ranked
-    replica's expert in a ``[B, experts]`` array. Packs in no particular order.
+    replica's expert in a ``[B, experts]`` array. Heaviest pack first (equal loads: lower pack first).
 
     >>> table = np.array([[1, 2, 0, 3]]); src = np.array([[5, 5, 6, 7]])      # packs {1, 2} and {0, 3}
     >>> hot_pack_experts(table, np.array([[3.0, 4.0]]), src, 4, 1).tolist()
@@ -416,9 +774,156 @@ def hot_pack_experts(table: np.ndarray, load: np.ndarray, src: np.ndarray, exper
     batch, m = load.shape
     k = min(max(int(k), 0), m)
     capacity = table.shape[1] // m
-    top = np.argpartition(-load, k - 1, axis=1)[:, :k] if 0 < k < m else np.argsort(-load, axis=1)[:, :k]
+    top = np.argsort(-load, axis=1, kind="stable")[:, :k]                        # heaviest first, then lower index
     heaviest = np.take_along_axis(table.reshape(batch, m, capacity), top[:, :, None], 1).min(2)   # [B, k] ranks
     return np.take_along_axis(src, heaviest, 1) % experts
+
+
+# inlined from heubase.eplb.kernels
+def swap_row(table_w: np.ndarray, table: np.ndarray, rounds: int, near: float, use_near: bool, pairs: int,
+             start_load: np.ndarray, has_load: bool, slack: float) -> None:
+    """Max–min swap rounds on one row's pack tables ``[m, c]`` (weights, ids), in place.
+
+    Per round the ``q``-th heaviest pack meets the ``q``-th lightest (``q <
+    pairs``; heaviest by load, then by higher index; lightest by load, then by
+    lower index; with one pair the first heaviest and the first lightest), and
+    the swap bringing them closest together is applied when it lowers the
+    heavier one by more than ``slack``. With ``use_near`` no swap moves an item
+    into a pack holding a near twin (``near``: relative width; 0: equal). Pack
+    loads are summed item by item in slot order, the first round's taken from
+    ``start_load [m]`` when ``has_load``.
+    """
+    m, c = table_w.shape
+    k = min(max(pairs, 1), m // 2)
+    load = np.empty(m, np.float64)
+    taken = np.zeros(m, np.bool_)
+    hi = np.empty(k, np.int64)
+    lo = np.empty(k, np.int64)
+    target = np.empty(c, np.float64)
+    w_lo = np.empty(c, np.float64)
+    swapped = True
+    for step in range(rounds):
+        if not swapped and (step > 1 or not has_load):    # nothing moved in a round with loads summed as
+            break                                          # this one's: every later round would do the same
+        swapped = False
+        for p in range(m):
+            if step == 0 and has_load:
+                load[p] = start_load[p]
+            else:
+                load[p] = table_w[p, 0]
+                for i in range(1, c):
+                    load[p] += table_w[p, i]
+        if k == 1:
+            hi[0], lo[0] = 0, 0
+            for p in range(1, m):
+                if load[p] > load[hi[0]]:
+                    hi[0] = p
+                if load[p] < load[lo[0]]:
+                    lo[0] = p
+        else:                         # k lightest and k heaviest of a stable ascending order, by selection
+            taken[:] = False
+            for q in range(k):
+                best = -1
+                for p in range(m):
+                    if not taken[p] and (best < 0 or load[p] < load[best]):
+                        best = p
+                lo[q] = best
+                taken[best] = True
+            for q in range(k):
+                best = -1
+                for p in range(m):
+                    if not taken[p] and (best < 0 or load[p] >= load[best]):
+                        best = p
+                hi[q] = best
+                taken[best] = True
+        for q in range(k):
+            ph, pl = hi[q], lo[q]
+            half = 0.0
+            low = 0.0
+            for i in range(c):
+                half += table_w[ph, i]
+                low += table_w[pl, i]
+            half = (half - low) * 0.5
+            for i in range(c):
+                target[i] = table_w[ph, i] - half
+                w_lo[i] = table_w[pl, i]
+            if use_near:
+                for i in range(c):
+                    heavy = table_w[ph, i]
+                    for j in range(c):
+                        light = table_w[pl, j]
+                        if (heavy == light) if near == 0 else (heavy * (1 - near) <= light <= heavy * (1 + near)):
+                            target[i] = np.inf
+                            w_lo[j] = -np.inf
+            best_score = np.inf
+            bi, bj = 0, 0
+            for i in range(c):
+                for j in range(c):
+                    score = abs(target[i] - w_lo[j])
+                    if score < best_score:
+                        best_score, bi, bj = score, i, j
+            if best_score < half - slack:
+                table_w[ph, bi], table_w[pl, bj] = table_w[pl, bj], table_w[ph, bi]
+                table[ph, bi], table[pl, bj] = table[pl, bj], table[ph, bi]
+                swapped = True
+
+
+# inlined from heubase.eplb.kernels
+SWAP_ROW = compile_kernel(swap_row, "void(float64[:, ::1], int64[:, ::1], int64, float64, boolean, int64, float64[::1], "
+                                    "boolean, float64)")
+
+
+# inlined from heubase.eplb.kernels
+def finish_rows(src: np.ndarray, item_load: np.ndarray, table: np.ndarray, gpu_load: np.ndarray,
+                members: np.ndarray, node_experts: int, nodes: int, gpus: int, rounds: int, near: float,
+                use_near: bool, pairs: int, phy2log: np.ndarray, log2phy: np.ndarray) -> None:
+    """Kernel of the end of :func:`heubase.eplb.lean.rebalance_lean`: swaps, then the DeepSeek triple's tables.
+
+    Row ``b`` (layer ``b // nodes``, node ``b % nodes``) lists its replicas in
+    ``src [B, S]`` (flat index of each replica's expert into ``[B,
+    node_experts]``, an expert's replicas consecutive) with loads ``item_load
+    [B, S]``; ``table [B, S]`` holds the replica in each of the node's slots
+    (``g * S / gpus + i``: slot ``i`` of GPU ``g``), ``gpu_load [B, gpus]``.
+    ``rounds`` of :func:`swap_row` (slack from the largest replica load of all
+    rows) rearrange ``table``; then ``phy2log [L, R]`` gets each slot's expert
+    (global id: ``members[src]``, or ``src % node_experts`` when ``members``
+    is empty) and ``log2phy [L, E, X]`` (filled with -1) each replica's slot,
+    replica ``r`` of an expert in column ``r``.
+    """
+    batch, slots = src.shape
+    per_gpu = slots // gpus
+    swapping = rounds > 0 and gpus > 1 and per_gpu > 1
+    slack = 0.0
+    if swapping:
+        top = 0.0
+        for b in range(batch):
+            for s in range(slots):
+                top = max(top, abs(item_load[b, s]))
+        slack = top * (4 * slots ** 2 * 2.220446049250313e-16)
+    rank = np.empty(slots, np.int64)
+    table_w = np.empty((gpus, per_gpu), np.float64)
+    for b in range(batch):
+        for s in range(slots):
+            rank[s] = rank[s - 1] + 1 if s > 0 and src[b, s] == src[b, s - 1] else 0
+        row = table[b]
+        if swapping:                  # (no integer division per slot: a divide costs dozens of cycles)
+            for g in range(gpus):
+                for i in range(per_gpu):
+                    table_w[g, i] = item_load[b, row[g * per_gpu + i]]
+            SWAP_ROW(table_w, row.reshape((gpus, per_gpu)), rounds, near, use_near, pairs, gpu_load[b], True, slack)
+        layer, first = b // nodes, (b % nodes) * slots
+        for s in range(slots):
+            replica = row[s]
+            flat = src[b, replica]
+            expert = members[flat] if members.shape[0] > 0 else flat - b * node_experts   # src: row b's experts
+            phy2log[layer, first + s] = expert
+            log2phy[layer, expert, rank[replica]] = first + s
+
+
+# inlined from heubase.eplb.kernels
+FINISH_ROWS = None if SWAP_ROW is None else \
+    compile_kernel(finish_rows, "void(int64[:, ::1], float64[:, ::1], int64[:, ::1], float64[:, ::1], int64[::1], "
+                                "int64, int64, int64, int64, float64, boolean, int64, int64[:, ::1], int64[:, :, ::1])")
 
 
 # inlined from heubase.eplb.lean
@@ -428,6 +933,41 @@ def _replica_ranks(src: np.ndarray) -> np.ndarray:
     starts = np.ones(src.size, dtype=bool)
     np.not_equal(src[1:], src[:-1], out=starts[1:])                 # an expert's run of replicas begins
     return position - np.maximum.accumulate(np.where(starts, position, 0))
+
+
+# inlined from heubase.eplb.kernels
+def swap_rows(table_w: np.ndarray, table: np.ndarray, rounds: int, near: float, use_near: bool, pairs: int,
+              start_load: np.ndarray, has_load: bool) -> None:
+    """Kernel of :func:`heubase.eplb.lean.swap_rounds_np`: :func:`swap_row` on every row of ``[B, m, c]`` tables.
+
+    The slack comes from the largest weight of the whole batch.
+    """
+    batch, m, c = table_w.shape
+    if m < 2 or c < 1 or batch == 0 or rounds <= 0:
+        return
+    top = 0.0
+    for b in range(batch):
+        for p in range(m):
+            for i in range(c):
+                top = max(top, abs(table_w[b, p, i]))
+    slack = top * (4 * (m * c) ** 2 * 2.220446049250313e-16)             # as the numpy code's slack
+    for b in range(batch):
+        SWAP_ROW(table_w[b], table[b], rounds, near, use_near, pairs, start_load[b if has_load else 0], has_load, slack)
+
+
+# inlined from heubase.eplb.kernels
+SWAP_ROWS = None if SWAP_ROW is None else \
+    compile_kernel(swap_rows, "void(float64[:, :, ::1], int64[:, :, ::1], int64, float64, boolean, int64, "
+                              "float64[:, ::1], boolean)")
+
+
+# inlined from heubase.eplb.lean
+def _pack_sums(table_w: np.ndarray) -> np.ndarray:
+    """``[B, m]`` sums of pack tables ``[B, m, c]``, added item by item in slot order (as the compiled kernel)."""
+    load = table_w[:, :, 0].copy()
+    for i in range(1, table_w.shape[2]):
+        load += table_w[:, :, i]
+    return load
 
 
 # inlined from heubase.eplb.lean
@@ -453,7 +993,13 @@ def swap_rounds_np(table_w: np.ndarray, table: np.ndarray, rounds: int = 1, near
     flat_w, flat_id = table_w.reshape(-1), table.reshape(-1)
     if not (np.shares_memory(flat_w, table_w) and np.shares_memory(flat_id, table)):
         raise ValueError("swap_rounds_np needs C-contiguous tables (it swaps in place)")
-    load = np.einsum("bmc->bm", table_w) if load is None else load
+    if SWAP_ROWS is not None and table_w.dtype == np.float64 and table.dtype == np.int64 \
+            and table_w.flags.c_contiguous and table.flags.c_contiguous:
+        start = np.zeros((1, m)) if load is None else np.ascontiguousarray(load, dtype=np.float64)
+        SWAP_ROWS(table_w, table, int(rounds), 0.0 if near is None else float(near), near is not None, k, start,
+                  load is not None)
+        return
+    load = _pack_sums(table_w) if load is None else load
     pack_at = np.arange(batch) * m                                                  # [B]
     within = np.arange(c)[:, None]
     best_at = np.arange(k)[:, None] * (c * c * batch) + np.arange(batch)             # [k, B]
@@ -461,7 +1007,7 @@ def swap_rounds_np(table_w: np.ndarray, table: np.ndarray, rounds: int = 1, near
     # work arrays are laid out [pair, item(s), row]: numpy's inner loops then run over the many rows
     for step in range(rounds):
         if step:
-            load = np.einsum("bmc->bm", table_w)
+            load = _pack_sums(table_w)
         if k == 1:
             hi, lo = load.argmax(1)[None], load.argmin(1)[None]                     # [k, B]
         else:
@@ -549,7 +1095,12 @@ def rebalance_lean(weight: torch.Tensor, num_replicas: int, num_groups: int, num
     if repack > 0 and gpus > 1:
         peak = gpu_load.max(1)
         for _ in range(repack_rounds):
-            moved = move_replicas(node_w, counts, hot_pack_experts(table, gpu_load, src, node_experts, repack))
+            if REPACK_MOVES is not None:
+                moved = np.empty_like(counts, dtype=np.int64)
+                REPACK_MOVES(_ids(table), _floats(gpu_load), _ids(src), _floats(node_w), _ids(counts), node_experts,
+                             int(repack), moved)
+            else:
+                moved = move_replicas(node_w, counts, hot_pack_experts(table, gpu_load, src, node_experts, repack))
             layout = _replica_layout(node_w, moved)
             new_table, new_load = deal_table(layout[1], gpus, switches, spread)
             new_peak = new_load.max(1)
@@ -561,17 +1112,6 @@ def rebalance_lean(weight: torch.Tensor, num_replicas: int, num_groups: int, num
                 np.where(keep, new_load, gpu_load)
             src, item_load = np.where(keep, layout[0], src), np.where(keep, layout[1], item_load)
             peak = np.where(better, new_peak, peak)
-    src = src.reshape(-1)
-    item_rank = _replica_ranks(src)
-    item_expert = src % node_experts if members is None else members.reshape(-1)[src]
-    table_at = table + _row_offsets(rows, node_slots)
-    if refine_rounds > 0 and gpus > 1 and per_gpu > 1:
-        table_w = np.take(item_load, table_at)
-        swap_rounds_np(table_w.reshape(rows, gpus, per_gpu), table_at.reshape(rows, gpus, per_gpu),
-                       refine_rounds, near, pairs, gpu_load)
-
-    # 4. the DeepSeek triple
-    phy2log = item_expert[table_at].reshape(layers, num_replicas)
     if members is None:
         logcnt = counts
     else:
@@ -579,11 +1119,41 @@ def rebalance_lean(weight: torch.Tensor, num_replicas: int, num_groups: int, num
         logcnt[members + _row_offsets(layers, experts, nodes)] = counts
         logcnt = logcnt.reshape(layers, experts)
     width = int(counts.max())
+    rounds = refine_rounds if refine_rounds > 0 and gpus > 1 and per_gpu > 1 else 0
+    if FINISH_ROWS is not None:                                    # 4. swaps and the DeepSeek triple, compiled
+        phy2log = np.empty((layers, num_replicas), dtype=np.int64)
+        log2phy = np.full((layers, experts, width), -1, dtype=np.int64)
+        FINISH_ROWS(_ids(src), _floats(item_load), _ids(table), _floats(gpu_load),
+                    _ids(np.empty(0) if members is None else members.reshape(-1)), node_experts, nodes, gpus,
+                    rounds, 0.0 if near is None else float(near), near is not None, int(pairs), phy2log, log2phy)
+        return torch.from_numpy(phy2log), torch.from_numpy(log2phy), torch.from_numpy(logcnt)
+    src = src.reshape(-1)
+    item_rank = _replica_ranks(src)
+    item_expert = src % node_experts if members is None else members.reshape(-1)[src]
+    table_at = table + _row_offsets(rows, node_slots)
+    if rounds:
+        table_w = np.take(item_load, table_at)
+        swap_rounds_np(table_w.reshape(rows, gpus, per_gpu), table_at.reshape(rows, gpus, per_gpu),
+                       rounds, near, pairs, gpu_load)
+
+    # 4. the DeepSeek triple
+    phy2log = item_expert[table_at].reshape(layers, num_replicas)
     log2phy = np.full(layers * experts * width, -1, dtype=np.int64)
     where = (phy2log + _row_offsets(layers, experts)) * width + item_rank[table_at].reshape(layers, num_replicas)
     log2phy[where] = np.arange(num_replicas)
-    return (torch.from_numpy(phy2log), torch.from_numpy(log2phy.reshape(layers, experts, width)),
-            torch.from_numpy(logcnt))
+    log2phy = log2phy.reshape(layers, experts, width)
+    return torch.from_numpy(phy2log), torch.from_numpy(log2phy), torch.from_numpy(logcnt)
+
+
+# inlined from heubase.eplb.hedge
+def raise_floor(weight: torch.Tensor, floor: float = 0.05) -> torch.Tensor:
+    """Raise cold experts to at least ``floor`` times their layer's mean load.
+
+    >>> raise_floor(torch.tensor([[9.0, 0.0, 3.0]]), 0.5).tolist()
+    [[9.0, 2.0, 3.0]]
+    """
+    w = weight.double().clamp(min=0)
+    return torch.maximum(w, max(float(floor), 0.0) * w.mean(dim=1, keepdim=True))
 
 
 # inlined from heubase.eplb.hedge
@@ -598,6 +1168,12 @@ def shrink_to_mean(weight: torch.Tensor, smoothing: float = 0.1) -> torch.Tensor
     s = min(max(float(smoothing), 0.0), 1.0)
     w = weight.double().clamp(min=0)
     return (1.0 - s) * w + s * w.mean(dim=1, keepdim=True)
+
+
+# inlined from heubase.eplb.hedge
+def hedge_loads(weight: torch.Tensor, smoothing: float = 0.1, floor: float = 0.05) -> torch.Tensor:
+    """:func:`shrink_to_mean` then :func:`raise_floor`: fewer replicas chased after transient spikes."""
+    return raise_floor(shrink_to_mean(weight, smoothing), floor)
 
 
 # inlined from heubase.eplb.replicate
@@ -633,7 +1209,7 @@ def replicate_proportional(weight: torch.Tensor, num_slots: int, power: float = 
 
 
 def func_1(weight: torch.Tensor, smoothing: float) -> torch.Tensor:
-    return shrink_to_mean(weight, smoothing=smoothing)
+    return hedge_loads(weight, smoothing=smoothing)
 
 
 def func_2(weight: torch.Tensor, num_slots: int) -> torch.Tensor:

@@ -44,6 +44,28 @@ def compile_kernel(function: Callable, signature: str) -> Optional[Callable]:
     return None
 
 
+def layout_rows(order: np.ndarray, per_replica: np.ndarray, counts: np.ndarray, src: np.ndarray,
+                item_load: np.ndarray) -> None:
+    """Kernel of :func:`heubase.eplb.lean._replica_layout` after its sort: each row's replicas in ``order``.
+
+    Row ``b`` lists expert ``order[b, i]`` ``counts[b, e]`` times: ``src [B,
+    S]`` its flat index ``b * n + e``, ``item_load [B, S]`` its load per
+    replica ``per_replica[b, e]``. Writes stop at ``S`` (counts are checked
+    to sum to ``S`` before they get here).
+    """
+    rows, n = order.shape
+    slots = src.shape[1]
+    for b in range(rows):
+        s = 0
+        for i in range(n):
+            e = order[b, i]
+            for _ in range(counts[b, e]):
+                if s < slots:
+                    src[b, s] = b * n + e
+                    item_load[b, s] = per_replica[b, e]
+                s += 1
+
+
 def deal_rows(ordered: np.ndarray, mean: np.ndarray, num_packs: int, spread: int, fixed: np.ndarray,
               table: np.ndarray, loads: np.ndarray) -> None:
     """Kernel of :func:`heubase.eplb.lean.deal_table` for up to 16 packs: ``table [B, n]``, ``loads [B, m]``.
@@ -451,3 +473,5 @@ DEAL_START = compile_kernel(deal_start, "void(float64[:, ::1], float64[::1], flo
 DEAL_ROUND = compile_kernel(deal_round, "void(float64[:, ::1], int64[::1], float64[::1], int64, int32[:, ::1], "
                                         "float64[:, ::1], int64[:, :, ::1])")
 DEAL_END = compile_kernel(deal_end, "void(int64[::1], float64[:, ::1], int64[:, :, ::1], int64[:, ::1], float64[:, ::1])")
+LAYOUT_ROWS = compile_kernel(layout_rows, "void(int64[:, ::1], float64[:, ::1], int64[:, ::1], int64[:, ::1], "
+                                          "float64[:, ::1])")

@@ -31,7 +31,8 @@ import torch
 
 from heubase.eplb.fast import deal_schedules
 from heubase.eplb.hierarchical import check_cluster, is_hierarchical
-from heubase.eplb.kernels import DEAL_END, DEAL_ROUND, DEAL_ROWS, DEAL_START, FINISH_ROWS, REPACK_MOVES, SWAP_ROWS
+from heubase.eplb.kernels import (DEAL_END, DEAL_ROUND, DEAL_ROWS, DEAL_START, FINISH_ROWS, LAYOUT_ROWS, REPACK_MOVES,
+                                  SWAP_ROWS)
 from heubase.eplb.plan import checked_counts, numpy_loads
 from heubase.eplb.replicate import KEY_BITS, move_replicas, order_desc, proportional_shares
 
@@ -245,6 +246,11 @@ def _replica_layout(node_w: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray,
     """
     rows, n = node_w.shape
     per_replica = node_w / counts
+    if LAYOUT_ROWS is not None and per_replica.dtype == np.float64 and rows:
+        slots = int(counts[0].sum())
+        src, item_load = np.empty((rows, slots), dtype=np.int64), np.empty((rows, slots))
+        LAYOUT_ROWS(_ids(order_desc(per_replica)), _floats(per_replica), _ids(counts), src, item_load)
+        return src, item_load
     flat_order = (order_desc(per_replica) + _row_offsets(rows, n)).reshape(-1)
     src = np.repeat(flat_order, np.take(counts, flat_order))
     return src.reshape(rows, -1), np.take(per_replica, src).reshape(rows, -1)

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def numpy_only(monkeypatch):
     """Run the numpy code of lean (kernels switched off) inside the ``with`` block."""
-    names = ("DEAL_ROWS", "SWAP_ROWS", "FINISH_ROWS", "REPACK_MOVES")
+    names = ("DEAL_ROWS", "SWAP_ROWS", "FINISH_ROWS", "REPACK_MOVES", "LAYOUT_ROWS")
 
     class Switch:
         def __enter__(self):
