@@ -447,10 +447,18 @@ def deal_rows(ordered: np.ndarray, mean: np.ndarray, num_packs: int, spread: int
             peak = load[0]
             for j in range(1, m):
                 peak = max(peak, load[j])
-            if peak < best_peak:
+            if count == 1:            # one switch (the usual case): straight into the outputs, no copies
+                for j in range(m):
+                    loads[b, j] = load[j]
+                for k in range(c):
+                    for j in range(m):
+                        table[b, packs[k, j] * c + k] = k * m + j if k < h else h * m + j * (c - h) + (k - h)
+            elif peak < best_peak:
                 best_peak, best_h = peak, h
                 loads[b] = load
                 kept[:] = packs
+        if count == 1:
+            continue
         h = best_h
         for k in range(c):
             for j in range(m):
@@ -781,7 +789,7 @@ def hot_pack_experts(table: np.ndarray, load: np.ndarray, src: np.ndarray, exper
 
 # inlined from heubase.eplb.kernels
 def swap_row(table_w: np.ndarray, table: np.ndarray, rounds: int, near: float, use_near: bool, pairs: int,
-             start_load: np.ndarray, has_load: bool, slack: float) -> None:
+             start_load: np.ndarray, has_load: bool, slack: float, work: np.ndarray, marks: np.ndarray) -> None:
     """Max–min swap rounds on one row's pack tables ``[m, c]`` (weights, ids), in place.
 
     Per round the ``q``-th heaviest pack meets the ``q``-th lightest (``q <
@@ -791,16 +799,14 @@ def swap_row(table_w: np.ndarray, table: np.ndarray, rounds: int, near: float, u
     heavier one by more than ``slack``. With ``use_near`` no swap moves an item
     into a pack holding a near twin (``near``: relative width; 0: equal). Pack
     loads are summed item by item in slot order, the first round's taken from
-    ``start_load [m]`` when ``has_load``.
+    ``start_load [m]`` when ``has_load``. ``work`` (float64, ``m + 2 c``) and
+    ``marks`` (int64, ``m + 2 pairs``) are scratch space, allocated once by the
+    caller for all rows.
     """
     m, c = table_w.shape
     k = min(max(pairs, 1), m // 2)
-    load = np.empty(m, np.float64)
-    taken = np.zeros(m, np.bool_)
-    hi = np.empty(k, np.int64)
-    lo = np.empty(k, np.int64)
-    target = np.empty(c, np.float64)
-    w_lo = np.empty(c, np.float64)
+    load, target, w_lo = work[:m], work[m:m + c], work[m + c:m + 2 * c]
+    taken, hi, lo = marks[:m], marks[m:m + k], marks[m + k:m + 2 * k]
     swapped = True
     for step in range(rounds):
         if not swapped and (step > 1 or not has_load):    # nothing moved in a round with loads summed as
@@ -821,21 +827,21 @@ def swap_row(table_w: np.ndarray, table: np.ndarray, rounds: int, near: float, u
                 if load[p] < load[lo[0]]:
                     lo[0] = p
         else:                         # k lightest and k heaviest of a stable ascending order, by selection
-            taken[:] = False
+            taken[:] = 0
             for q in range(k):
                 best = -1
                 for p in range(m):
-                    if not taken[p] and (best < 0 or load[p] < load[best]):
+                    if taken[p] == 0 and (best < 0 or load[p] < load[best]):
                         best = p
                 lo[q] = best
-                taken[best] = True
+                taken[best] = 1
             for q in range(k):
                 best = -1
                 for p in range(m):
-                    if not taken[p] and (best < 0 or load[p] >= load[best]):
+                    if taken[p] == 0 and (best < 0 or load[p] >= load[best]):
                         best = p
                 hi[q] = best
-                taken[best] = True
+                taken[best] = 1
         for q in range(k):
             ph, pl = hi[q], lo[q]
             half = 0.0
@@ -870,7 +876,7 @@ def swap_row(table_w: np.ndarray, table: np.ndarray, rounds: int, near: float, u
 
 # inlined from heubase.eplb.kernels
 SWAP_ROW = compile_kernel(swap_row, "void(float64[:, ::1], int64[:, ::1], int64, float64, boolean, int64, float64[::1], "
-                                    "boolean, float64)")
+                                    "boolean, float64, float64[::1], int64[::1])")
 
 
 # inlined from heubase.eplb.kernels
@@ -902,6 +908,7 @@ def finish_rows(src: np.ndarray, item_load: np.ndarray, table: np.ndarray, gpu_l
         slack = top * (4 * slots ** 2 * 2.220446049250313e-16)
     rank = np.empty(slots, np.int64)
     table_w = np.empty((gpus, per_gpu), np.float64)
+    work, marks = np.empty(gpus + 2 * per_gpu, np.float64), np.empty(gpus + 2 * max(pairs, 1), np.int64)
     for b in range(batch):
         for s in range(slots):
             rank[s] = rank[s - 1] + 1 if s > 0 and src[b, s] == src[b, s - 1] else 0
@@ -910,7 +917,8 @@ def finish_rows(src: np.ndarray, item_load: np.ndarray, table: np.ndarray, gpu_l
             for g in range(gpus):
                 for i in range(per_gpu):
                     table_w[g, i] = item_load[b, row[g * per_gpu + i]]
-            SWAP_ROW(table_w, row.reshape((gpus, per_gpu)), rounds, near, use_near, pairs, gpu_load[b], True, slack)
+            SWAP_ROW(table_w, row.reshape((gpus, per_gpu)), rounds, near, use_near, pairs, gpu_load[b], True, slack,
+                     work, marks)
         layer, first = b // nodes, (b % nodes) * slots
         for s in range(slots):
             replica = row[s]
@@ -951,8 +959,10 @@ def swap_rows(table_w: np.ndarray, table: np.ndarray, rounds: int, near: float, 
             for i in range(c):
                 top = max(top, abs(table_w[b, p, i]))
     slack = top * (4 * (m * c) ** 2 * 2.220446049250313e-16)             # as the numpy code's slack
+    work, marks = np.empty(m + 2 * c, np.float64), np.empty(m + 2 * max(pairs, 1), np.int64)
     for b in range(batch):
-        SWAP_ROW(table_w[b], table[b], rounds, near, use_near, pairs, start_load[b if has_load else 0], has_load, slack)
+        SWAP_ROW(table_w[b], table[b], rounds, near, use_near, pairs, start_load[b if has_load else 0], has_load, slack,
+                 work, marks)
 
 
 # inlined from heubase.eplb.kernels
