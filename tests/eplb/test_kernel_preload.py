@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,11 +10,11 @@ import torch
 
 from beam.evaluate import Sandbox, warm
 from beam.problem import load_problem
-from conftest import EPLB
 
 from heubase.eplb import kernels, lean
 
 pytestmark = pytest.mark.skipif(kernels.DEAL_ROWS is None, reason="numba is not installed")
+EPLB = Path(__file__).resolve().parents[2] / "problems" / "eplb"
 
 
 def test_warm_workers_inherit_the_compiled_kernels_and_plan_as_in_process(tmp_path, monkeypatch):
