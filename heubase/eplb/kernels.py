@@ -117,7 +117,12 @@ def deal_rows(ordered: np.ndarray, mean: np.ndarray, num_packs: int, spread: int
                     t = a - 1
                     while t >= 0:
                         q = order[t]
-                        if not (load[q] > load[p] or (load[q] == load[p] and q > p)):
+                        nan_q, nan_p = np.isnan(load[q]), np.isnan(load[p])    # as numpy's argsort: NaN last
+                        if nan_q != nan_p:
+                            after = nan_q
+                        else:
+                            after = load[q] > load[p] or (load[q] == load[p] or nan_q) and q > p
+                        if not after:
                             break
                         order[t + 1] = q
                         t -= 1
@@ -127,16 +132,17 @@ def deal_rows(ordered: np.ndarray, mean: np.ndarray, num_packs: int, spread: int
                     packs[k, j] = p
                     load[p] += row[k * m + j if k < h else h * m + j * (c - h) + (k - h)]
             peak = load[0]
-            for j in range(1, m):
-                peak = max(peak, load[j])
+            for j in range(1, m):     # as numpy's max: NaN wins
+                if load[j] > peak or np.isnan(load[j]):
+                    peak = load[j]
             if count == 1:            # one switch (the usual case): straight into the outputs, no copies
                 for j in range(m):
                     loads[b, j] = load[j]
                 for k in range(c):
                     for j in range(m):
                         table[b, packs[k, j] * c + k] = k * m + j if k < h else h * m + j * (c - h) + (k - h)
-            elif peak < best_peak:
-                best_peak, best_h = peak, h
+            elif v == 0 or (peak < best_peak or np.isnan(peak)) and not np.isnan(best_peak):   # numpy's argmin:
+                best_peak, best_h = peak, h                                                 # first min or NaN
                 loads[b] = load
                 kept[:] = packs
         if count == 1:
@@ -221,10 +227,11 @@ def deal_end(switch: np.ndarray, load: np.ndarray, packs: np.ndarray, table: np.
         best, best_peak = b * count, np.inf
         for r in range(b * count, (b + 1) * count):
             peak = load[r, 0]
-            for j in range(1, m):
-                peak = max(peak, load[r, j])
-            if peak < best_peak:
-                best, best_peak = r, peak
+            for j in range(1, m):     # as numpy's max: NaN wins
+                if load[r, j] > peak or np.isnan(load[r, j]):
+                    peak = load[r, j]
+            if r == b * count or (peak < best_peak or np.isnan(peak)) and not np.isnan(best_peak):
+                best, best_peak = r, peak                               # numpy's argmin: first min or NaN
         h = switch[best]
         for j in range(m):
             loads[b, j] = load[best, j]
@@ -265,26 +272,28 @@ def swap_row(table_w: np.ndarray, table: np.ndarray, rounds: int, near: float, u
                 load[p] = table_w[p, 0]
                 for i in range(1, c):
                     load[p] += table_w[p, i]
-        if k == 1:
+        if k == 1:                    # as numpy's argmax / argmin: the first extreme, or the first NaN
             hi[0], lo[0] = 0, 0
             for p in range(1, m):
-                if load[p] > load[hi[0]]:
+                if not np.isnan(load[hi[0]]) and (load[p] > load[hi[0]] or np.isnan(load[p])):
                     hi[0] = p
-                if load[p] < load[lo[0]]:
+                if not np.isnan(load[lo[0]]) and (load[p] < load[lo[0]] or np.isnan(load[p])):
                     lo[0] = p
-        else:                         # k lightest and k heaviest of a stable ascending order, by selection
+        else:                         # k lightest and k heaviest of a stable ascending order (NaN last)
             taken[:] = 0
             for q in range(k):
                 best = -1
                 for p in range(m):
-                    if taken[p] == 0 and (best < 0 or load[p] < load[best]):
+                    if taken[p] == 0 and (best < 0 or load[p] < load[best]
+                                          or np.isnan(load[best]) and not np.isnan(load[p])):
                         best = p
                 lo[q] = best
                 taken[best] = 1
             for q in range(k):
                 best = -1
                 for p in range(m):
-                    if taken[p] == 0 and (best < 0 or load[p] >= load[best]):
+                    if taken[p] == 0 and (best < 0 or np.isnan(load[p]) or load[p] >= load[best]
+                                          and not np.isnan(load[best])):
                         best = p
                 hi[q] = best
                 taken[best] = 1
@@ -333,7 +342,8 @@ def swap_rows(table_w: np.ndarray, table: np.ndarray, rounds: int, near: float, 
     for b in range(batch):
         for p in range(m):
             for i in range(c):
-                top = max(top, abs(table_w[b, p, i]))
+                if abs(table_w[b, p, i]) > top or np.isnan(table_w[b, p, i]):     # as numpy's max: NaN wins
+                    top = abs(table_w[b, p, i])
     slack = top * (4 * (m * c) ** 2 * 2.220446049250313e-16)             # as the numpy code's slack
     work, marks = np.empty(m + 2 * c, np.float64), np.empty(m + 2 * max(pairs, 1), np.int64)
     for b in range(batch):
@@ -365,7 +375,8 @@ def finish_rows(src: np.ndarray, item_load: np.ndarray, table: np.ndarray, gpu_l
         top = 0.0
         for b in range(batch):
             for s in range(slots):
-                top = max(top, abs(item_load[b, s]))
+                if abs(item_load[b, s]) > top or np.isnan(item_load[b, s]):      # as numpy's max: NaN wins
+                    top = abs(item_load[b, s])
         slack = top * (4 * slots ** 2 * 2.220446049250313e-16)
     rank = np.empty(slots, np.int64)
     table_w = np.empty((gpus, per_gpu), np.float64)

@@ -37,8 +37,9 @@ from heubase.eplb.plan import checked_counts, numpy_loads
 from heubase.eplb.replicate import KEY_BITS, move_replicas, order_desc, proportional_shares
 
 Replicator = Callable[[torch.Tensor, int], torch.Tensor]
-_ids = functools.partial(np.ascontiguousarray, dtype=np.int64)          # kernel arguments: C order, kernel dtypes
-_floats = functools.partial(np.ascontiguousarray, dtype=np.float64)
+_ids = functools.partial(np.require, dtype=np.int64, requirements="CW")     # kernel arguments: C order, writable,
+_floats = functools.partial(np.require, dtype=np.float64, requirements="CW")  # the kernels' dtypes (copies if not)
+_LARGEST = 2 ** 62                                                           # counts and rounds passed to kernels
 
 
 @functools.lru_cache(maxsize=64)
@@ -104,12 +105,12 @@ def deal_table(ordered: np.ndarray, num_packs: int, switches: Optional[Sequence[
     """
     batch, items = ordered.shape
     capacity = items // num_packs
-    if (DEAL_ROWS is not None and DEAL_END is not None and ordered.dtype == np.float64 and batch and capacity
-            and items == capacity * num_packs):                              # compiled: same tables
+    if (None not in (DEAL_ROWS, DEAL_START, DEAL_ROUND, DEAL_END) and ordered.dtype == np.float64 and batch
+            and capacity and items == capacity * num_packs):                 # compiled: same tables
         table, load = np.empty((batch, items), dtype=np.int64), np.empty((batch, num_packs))
         fixed = np.empty(0, dtype=np.int64) if switches is None else \
             np.array(sorted({min(max(int(h), 1), capacity) for h in switches}) or [capacity], dtype=np.int64)
-        ordered, spread = np.ascontiguousarray(ordered), max(0, int(spread))
+        ordered, spread = _floats(ordered), max(0, min(int(spread), capacity))
         if num_packs <= 16:
             DEAL_ROWS(ordered, ordered.mean(1), num_packs, spread, fixed, table, load)
             return table, load
@@ -152,6 +153,14 @@ def _pack_sums(table_w: np.ndarray) -> np.ndarray:
     return load
 
 
+def _item_sums(items: np.ndarray) -> np.ndarray:
+    """``[k, B]`` sums over axis 1 of ``[k, c, B]``, item by item (numpy's own sum is pairwise when it is contiguous)."""
+    total = items[:, 0].copy()
+    for i in range(1, items.shape[1]):
+        total += items[:, i]
+    return total
+
+
 def swap_rounds_np(table_w: np.ndarray, table: np.ndarray, rounds: int = 1, near: Optional[float] = 0.03,
                    pairs: int = 1, load: Optional[np.ndarray] = None) -> None:
     """Max–min 1-for-1 swaps on pack tables ``[B, m, c]`` (weights, ids; C-contiguous), in place.
@@ -174,11 +183,12 @@ def swap_rounds_np(table_w: np.ndarray, table: np.ndarray, rounds: int = 1, near
     flat_w, flat_id = table_w.reshape(-1), table.reshape(-1)
     if not (np.shares_memory(flat_w, table_w) and np.shares_memory(flat_id, table)):
         raise ValueError("swap_rounds_np needs C-contiguous tables (it swaps in place)")
-    if SWAP_ROWS is not None and table_w.dtype == np.float64 and table.dtype == np.int64 \
-            and table_w.flags.c_contiguous and table.flags.c_contiguous:
-        start = np.zeros((1, m)) if load is None else np.ascontiguousarray(load, dtype=np.float64)
-        SWAP_ROWS(table_w, table, int(rounds), 0.0 if near is None else float(near), near is not None, k, start,
-                  load is not None)
+    if (SWAP_ROWS is not None and table_w.dtype == np.float64 and table.dtype == np.int64
+            and table.shape == table_w.shape and table_w.flags.c_contiguous and table.flags.c_contiguous
+            and table_w.flags.writeable and table.flags.writeable and (load is None or np.shape(load) == (batch, m))):
+        start = np.zeros((1, m)) if load is None else _floats(load)
+        SWAP_ROWS(table_w, table, min(int(rounds), _LARGEST), 0.0 if near is None else float(near), near is not None,
+                  k, start, load is not None)
         return
     load = _pack_sums(table_w) if load is None else load
     pack_at = np.arange(batch) * m                                                  # [B]
@@ -197,7 +207,7 @@ def swap_rounds_np(table_w: np.ndarray, table: np.ndarray, rounds: int = 1, near
         hi_at = (hi + pack_at) * c                                                   # first slots [k, B]
         lo_at = (lo + pack_at) * c
         w_hi, w_lo = flat_w[hi_at[:, None] + within], flat_w[lo_at[:, None] + within]   # [k, c, B]
-        half = (w_hi.sum(1) - w_lo.sum(1)) * 0.5
+        half = (_item_sums(w_hi) - _item_sums(w_lo)) * 0.5
         target = w_hi - half[:, None]                  # swapping i for j levels the pair when w_j = w_i - half
         if near is not None:                 # a row / column with a near twin on the other side is barred
             if near == 0:
@@ -331,7 +341,7 @@ def rebalance_lean(weight: torch.Tensor, num_replicas: int, num_groups: int, num
     if replicate is None:
         counts = proportional_shares(node_w, node_slots, power)
     else:
-        node_t = torch.from_numpy(node_w)
+        node_t = torch.from_numpy(node_w.copy())                  # the replicator cannot change the loads planned on
         counts = checked_counts(replicate(node_t, node_slots), node_t, node_slots,
                                 getattr(replicate, "__name__", "replicate")).numpy()
     src, item_load = _replica_layout(node_w, counts)               # [rows, node_slots] each
@@ -342,9 +352,9 @@ def rebalance_lean(weight: torch.Tensor, num_replicas: int, num_groups: int, num
         peak = gpu_load.max(1)
         for _ in range(repack_rounds):
             if REPACK_MOVES is not None:
-                moved = np.empty_like(counts, dtype=np.int64)
+                moved = np.empty(counts.shape, dtype=np.int64)
                 REPACK_MOVES(_ids(table), _floats(gpu_load), _ids(src), _floats(node_w), _ids(counts), node_experts,
-                             int(repack), moved)
+                             min(int(repack), gpus), moved)
             else:
                 moved = move_replicas(node_w, counts, hot_pack_experts(table, gpu_load, src, node_experts, repack))
             layout = _replica_layout(node_w, moved)
@@ -371,7 +381,8 @@ def rebalance_lean(weight: torch.Tensor, num_replicas: int, num_groups: int, num
         log2phy = np.full((layers, experts, width), -1, dtype=np.int64)
         FINISH_ROWS(_ids(src), _floats(item_load), _ids(table), _floats(gpu_load),
                     _ids(np.empty(0) if members is None else members.reshape(-1)), node_experts, nodes, gpus,
-                    rounds, 0.0 if near is None else float(near), near is not None, int(pairs), phy2log, log2phy)
+                    min(rounds, _LARGEST), 0.0 if near is None else float(near), near is not None,
+                    max(1, min(int(pairs), gpus // 2)), phy2log, log2phy)
         return torch.from_numpy(phy2log), torch.from_numpy(log2phy), torch.from_numpy(logcnt)
     src = src.reshape(-1)
     item_rank = _replica_ranks(src)

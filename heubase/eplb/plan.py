@@ -7,7 +7,7 @@ import torch
 
 def numpy_loads(weight: torch.Tensor) -> np.ndarray:
     """Float64 numpy loads of ``weight [L, E]`` (no copy when already float64 on the CPU: treat as read-only);
-    NaN and negative loads count as 0, +inf as a huge load.
+    NaN and negative loads count as 0, +inf and loads above 1e300 as 1e300 (so sums stay finite).
 
     >>> numpy_loads(torch.tensor([[2, -1], [float("nan"), 3]])).tolist()
     [[2.0, 0.0], [0.0, 3.0]]
@@ -15,8 +15,8 @@ def numpy_loads(weight: torch.Tensor) -> np.ndarray:
     if weight.dim() != 2:
         raise ValueError(f"weight must be [layers, experts], got shape {tuple(weight.shape)}")
     w = np.asarray(weight.detach().to("cpu").numpy(), dtype=np.float64)
-    if w.size and not (w.min() >= 0 and w.max() < np.inf):
-        w = np.clip(np.nan_to_num(w, nan=0.0, posinf=1e300, neginf=0.0), 0.0, None)
+    if w.size and not (w.min() >= 0 and w.max() <= 1e300):                 # sums and 2 * max stay finite
+        w = np.clip(np.nan_to_num(w, nan=0.0, posinf=1e300, neginf=0.0), 0.0, 1e300)
     return w
 
 
@@ -124,8 +124,8 @@ def checked_packing(pack_of_item: object, item_load: torch.Tensor, num_packs: in
 def checked_counts(counts: object, weight: torch.Tensor, num_slots: int, name: str = "replicator") -> torch.Tensor:
     """Check replica counts produced by ``name`` and return them as int64; ``ValueError`` naming ``name`` otherwise.
 
-    Counts must be a tensor of the loads' shape, every count at least 1 and
-    every row summing to ``num_slots``. The checks run in numpy (a few µs each,
+    Counts must be a tensor of the loads' shape, every count at least 1 (and at
+    most ``num_slots``) and every row summing to ``num_slots``. The checks run in numpy (a few µs each,
     against ~10 µs per torch call on small CPU tensors); the result stays on the
     counts' device.
 
@@ -149,6 +149,8 @@ def checked_counts(counts: object, weight: torch.Tensor, num_slots: int, name: s
     logcnt = values.astype(np.int64, copy=False)
     if logcnt.size and logcnt.min() < 1:
         raise ValueError(f"{name} gave an expert no replica (every count must be >= 1)")
+    if logcnt.size and logcnt.max() > num_slots:                                # row sums cannot wrap around
+        raise ValueError(f"{name} gave an expert more than the {num_slots} replicas of its row")
     if (logcnt.sum(1) != num_slots).any():
         raise ValueError(f"{name} must hand out exactly {num_slots} replicas in every row")
     return torch.from_numpy(logcnt).to(counts.device)

@@ -193,7 +193,7 @@ def move_replicas(weight: np.ndarray, counts: np.ndarray, receivers: np.ndarray)
     donor = weight / np.maximum(counts - 1, 1)
     donor[counts <= 1] = np.inf
     offsets = np.arange(0, batch * n, n)[:, None]
-    donor.reshape(-1)[receivers + offsets] = np.inf
+    donor[np.arange(batch)[:, None], receivers] = np.inf        # (a flat view would be a copy for strided loads)
     finite = np.isfinite(donor)
     top = np.where(finite, donor, 0.0).max(1, keepdims=True)
     rank = np.where(finite, np.where(top > 0, 2 * top - donor, 1.0), 0.0)   # >= 0, the cheapest donor largest

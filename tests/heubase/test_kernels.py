@@ -12,6 +12,8 @@ import torch
 from eplb_cases import ODD_SHAPES, SHAPES, check_valid, odd_shape_loads, windows  # noqa: F401  (fixture)
 
 from heubase.eplb import kernels, lean
+from heubase.eplb.plan import checked_counts
+from heubase.eplb.replicate import replicate_greedy
 
 pytestmark = pytest.mark.skipif(kernels.DEAL_ROWS is None, reason="numba is not installed")
 ROOT = Path(__file__).resolve().parents[2]
@@ -196,3 +198,85 @@ def test_kernels_take_float32_and_strided_loads(numpy_only):
         with numpy_only:
             want = lean.rebalance_lean(w, 96, 4, 2, 16, repack=3, refine_rounds=2)
         assert all(torch.equal(a, b) for a, b in zip(plan, want))
+
+
+# ---------------------------------------------------------------- odd inputs (a review's findings)
+
+def test_direct_calls_with_inf_nan_and_read_only_inputs_match_numpy(numpy_only):
+    rng = np.random.default_rng(11)
+    for m, switches in [(2, [1, 2]), (4, None), (20, [1, 2]), (20, None)]:
+        ordered = -np.sort(-rng.random((3, 40)), axis=1)
+        ordered[0] = np.inf                                                    # every peak infinite
+        ordered[1, 5] = np.nan
+        ordered.flags.writeable = False
+        got = lean.deal_table(ordered, m, switches, spread=1)
+        with numpy_only:
+            want = lean.deal_table(ordered, m, switches, spread=1)
+        assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1], equal_nan=True), (m, switches)
+    for pairs, near in [(1, None), (2, None), (2, 0.03)]:
+        w = rng.random((2, 4, 5))
+        w[0, 1, 2] = np.nan
+        results = []
+        for switch in (None, numpy_only):
+            ids, weights = np.arange(40).reshape(2, 4, 5), w.copy()
+            load = weights.sum(2)
+            load.flags.writeable = False
+            with switch or _nothing():
+                lean.swap_rounds_np(weights, ids, 2, near, pairs, load)
+            results.append(ids)
+        assert np.array_equal(*results), (pairs, near)
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_one_row_swaps_sum_items_in_order_as_the_kernel(numpy_only):
+    weight = torch.tensor([[1.7, .3, 1.2, .2, 1.4, 1.3, 1.3, 1.8, .4, 2.8, 2.1, 2.5, 2.7, 1.7, .1, 2.1]], dtype=torch.float64)
+    plan = lean.rebalance_lean(weight, 32, 1, 1, 2)                             # one row, 16 slots per GPU
+    with numpy_only:
+        want = lean.rebalance_lean(weight, 32, 1, 1, 2)
+    assert all(torch.equal(a, b) for a, b in zip(plan, want))
+
+
+def test_swap_tables_of_other_shapes_go_to_numpy_and_fail_there():
+    w, ids = np.random.default_rng(1).random((4, 3, 2)), np.zeros((1, 3, 2), dtype=np.int64)
+    with pytest.raises(IndexError):
+        lean.swap_rounds_np(w, ids, 1, None)
+    ids = np.arange(24).reshape(4, 3, 2)
+    lean.swap_rounds_np(w, ids, 1, None, 1, w[:1].sum(2))                      # a [1, m] load broadcasts, as numpy does
+    assert np.array_equal(np.sort(ids.reshape(4, -1), 1), np.arange(24).reshape(4, 6))
+
+
+def test_huge_strided_loads_and_huge_arguments(numpy_only):
+    rng = np.random.default_rng(3)
+    cases = [(torch.from_numpy(np.ascontiguousarray(rng.random((16, 4)).T)).T, 32, 1, 1, 4, dict(repack=1)),
+             (torch.full((1, 8), 1.5e308, dtype=torch.float64), 16, 1, 1, 2, dict(switches=[1, 2])),
+             (torch.from_numpy(rng.random((2, 32)) * 1.6e308), 64, 1, 1, 8, dict(repack=1, power=0.0)),
+             (torch.rand(3, 16, generator=torch.Generator().manual_seed(2)), 32, 4, 2, 4,
+              dict(pairs=2 ** 62, repack=2 ** 63, refine_rounds=3))]
+    for weight, slots, groups, nodes, gpus, settings in cases:
+        plan = lean.rebalance_lean(weight, slots, groups, nodes, gpus, **settings)
+        with numpy_only:
+            want = lean.rebalance_lean(weight, slots, groups, nodes, gpus, **settings)
+        assert all(torch.equal(a, b) for a, b in zip(plan, want)), settings
+        check_valid(plan, weight.float().nan_to_num(), slots, groups, nodes, gpus, False)
+
+
+def test_a_replicator_cannot_change_the_loads_and_counts_cannot_wrap():
+    weight = torch.rand(2, 8, dtype=torch.float64)
+    before = weight.clone()
+
+    def spoiler(loads, slots):
+        counts = replicate_greedy(loads, slots)
+        loads.fill_(float("nan"))
+        return counts
+    lean.rebalance_lean(weight, 16, 1, 1, 2, switches=[1, 2], replicate=spoiler)
+    assert torch.equal(weight, before)
+    wrapping = torch.tensor([[2 ** 63 - 1, 2 ** 63 - 1, 5, 5]])
+    with pytest.raises(ValueError, match="more than the 8 replicas"):
+        checked_counts(wrapping, torch.ones(1, 4), 8)
