@@ -70,7 +70,7 @@ Replicator = Callable[[torch.Tensor, int], torch.Tensor]
 # inlined from heubase.eplb.plan
 def numpy_loads(weight: torch.Tensor) -> np.ndarray:
     """Float64 numpy loads of ``weight [L, E]`` (no copy when already float64 on the CPU: treat as read-only);
-    NaN and negative loads count as 0, +inf as a huge load.
+    NaN and negative loads count as 0, +inf and loads above 1e300 as 1e300 (so sums stay finite).
 
     >>> numpy_loads(torch.tensor([[2, -1], [float("nan"), 3]])).tolist()
     [[2.0, 0.0], [0.0, 3.0]]
@@ -78,8 +78,8 @@ def numpy_loads(weight: torch.Tensor) -> np.ndarray:
     if weight.dim() != 2:
         raise ValueError(f"weight must be [layers, experts], got shape {tuple(weight.shape)}")
     w = np.asarray(weight.detach().to("cpu").numpy(), dtype=np.float64)
-    if w.size and not (w.min() >= 0 and w.max() < np.inf):
-        w = np.clip(np.nan_to_num(w, nan=0.0, posinf=1e300, neginf=0.0), 0.0, None)
+    if w.size and not (w.min() >= 0 and w.max() <= 1e300):                 # sums and 2 * max stay finite
+        w = np.clip(np.nan_to_num(w, nan=0.0, posinf=1e300, neginf=0.0), 0.0, 1e300)
     return w
 
 
@@ -275,8 +275,8 @@ def proportional_shares(weight: np.ndarray, num_slots: int, power: float = 1.0) 
 def checked_counts(counts: object, weight: torch.Tensor, num_slots: int, name: str = "replicator") -> torch.Tensor:
     """Check replica counts produced by ``name`` and return them as int64; ``ValueError`` naming ``name`` otherwise.
 
-    Counts must be a tensor of the loads' shape, every count at least 1 and
-    every row summing to ``num_slots``. The checks run in numpy (a few µs each,
+    Counts must be a tensor of the loads' shape, every count at least 1 (and at
+    most ``num_slots``) and every row summing to ``num_slots``. The checks run in numpy (a few µs each,
     against ~10 µs per torch call on small CPU tensors); the result stays on the
     counts' device.
 
@@ -300,6 +300,8 @@ def checked_counts(counts: object, weight: torch.Tensor, num_slots: int, name: s
     logcnt = values.astype(np.int64, copy=False)
     if logcnt.size and logcnt.min() < 1:
         raise ValueError(f"{name} gave an expert no replica (every count must be >= 1)")
+    if logcnt.size and logcnt.max() > num_slots:                                # row sums cannot wrap around
+        raise ValueError(f"{name} gave an expert more than the {num_slots} replicas of its row")
     if (logcnt.sum(1) != num_slots).any():
         raise ValueError(f"{name} must hand out exactly {num_slots} replicas in every row")
     return torch.from_numpy(logcnt).to(counts.device)
@@ -357,11 +359,11 @@ LAYOUT_ROWS = compile_kernel(layout_rows, "void(int64[:, ::1], float64[:, ::1], 
 
 
 # inlined from heubase.eplb.lean
-_ids = functools.partial(np.ascontiguousarray, dtype=np.int64)          # kernel arguments: C order, kernel dtypes
+_ids = functools.partial(np.require, dtype=np.int64, requirements="CW")     # kernel arguments: C order, writable,
 
 
 # inlined from heubase.eplb.lean
-_floats = functools.partial(np.ascontiguousarray, dtype=np.float64)
+_floats = functools.partial(np.require, dtype=np.float64, requirements="CW")  # the kernels' dtypes (copies if not)
 
 
 # inlined from heubase.eplb.lean
@@ -435,7 +437,12 @@ def deal_rows(ordered: np.ndarray, mean: np.ndarray, num_packs: int, spread: int
                     t = a - 1
                     while t >= 0:
                         q = order[t]
-                        if not (load[q] > load[p] or (load[q] == load[p] and q > p)):
+                        nan_q, nan_p = np.isnan(load[q]), np.isnan(load[p])    # as numpy's argsort: NaN last
+                        if nan_q != nan_p:
+                            after = nan_q
+                        else:
+                            after = load[q] > load[p] or (load[q] == load[p] or nan_q) and q > p
+                        if not after:
                             break
                         order[t + 1] = q
                         t -= 1
@@ -445,16 +452,17 @@ def deal_rows(ordered: np.ndarray, mean: np.ndarray, num_packs: int, spread: int
                     packs[k, j] = p
                     load[p] += row[k * m + j if k < h else h * m + j * (c - h) + (k - h)]
             peak = load[0]
-            for j in range(1, m):
-                peak = max(peak, load[j])
+            for j in range(1, m):     # as numpy's max: NaN wins
+                if load[j] > peak or np.isnan(load[j]):
+                    peak = load[j]
             if count == 1:            # one switch (the usual case): straight into the outputs, no copies
                 for j in range(m):
                     loads[b, j] = load[j]
                 for k in range(c):
                     for j in range(m):
                         table[b, packs[k, j] * c + k] = k * m + j if k < h else h * m + j * (c - h) + (k - h)
-            elif peak < best_peak:
-                best_peak, best_h = peak, h
+            elif v == 0 or (peak < best_peak or np.isnan(peak)) and not np.isnan(best_peak):   # numpy's argmin:
+                best_peak, best_h = peak, h                                                 # first min or NaN
                 loads[b] = load
                 kept[:] = packs
         if count == 1:
@@ -468,35 +476,6 @@ def deal_rows(ordered: np.ndarray, mean: np.ndarray, num_packs: int, spread: int
 # inlined from heubase.eplb.kernels
 DEAL_ROWS = compile_kernel(deal_rows, "void(float64[:, ::1], float64[::1], int64, int64, int64[::1], int64[:, ::1], "
                                       "float64[:, ::1])")
-
-
-# inlined from heubase.eplb.kernels
-def deal_end(switch: np.ndarray, load: np.ndarray, packs: np.ndarray, table: np.ndarray, loads: np.ndarray) -> None:
-    """Last step of the round-major dealing: each row keeps the candidate with the lightest heaviest pack (the
-    first on ties); ``table [B, n]`` and ``loads [B, m]`` as :func:`deal_rows` gives them."""
-    batch, n = table.shape
-    rows, m = load.shape
-    c = n // m
-    count = rows // batch
-    for b in range(batch):
-        best, best_peak = b * count, np.inf
-        for r in range(b * count, (b + 1) * count):
-            peak = load[r, 0]
-            for j in range(1, m):
-                peak = max(peak, load[r, j])
-            if peak < best_peak:
-                best, best_peak = r, peak
-        h = switch[best]
-        for j in range(m):
-            loads[b, j] = load[best, j]
-            table[b, j * c] = j
-        for k in range(1, c):
-            for j in range(m):
-                table[b, packs[best, k, j] * c + k] = k * m + j if k < h else h * m + j * (c - h) + (k - h)
-
-
-# inlined from heubase.eplb.kernels
-DEAL_END = compile_kernel(deal_end, "void(int64[::1], float64[:, ::1], int64[:, :, ::1], int64[:, ::1], float64[:, ::1])")
 
 
 # inlined from heubase.eplb.kernels
@@ -574,6 +553,36 @@ DEAL_ROUND = compile_kernel(deal_round, "void(float64[:, ::1], int64[::1], float
                                         "float64[:, ::1], int64[:, :, ::1])")
 
 
+# inlined from heubase.eplb.kernels
+def deal_end(switch: np.ndarray, load: np.ndarray, packs: np.ndarray, table: np.ndarray, loads: np.ndarray) -> None:
+    """Last step of the round-major dealing: each row keeps the candidate with the lightest heaviest pack (the
+    first on ties); ``table [B, n]`` and ``loads [B, m]`` as :func:`deal_rows` gives them."""
+    batch, n = table.shape
+    rows, m = load.shape
+    c = n // m
+    count = rows // batch
+    for b in range(batch):
+        best, best_peak = b * count, np.inf
+        for r in range(b * count, (b + 1) * count):
+            peak = load[r, 0]
+            for j in range(1, m):     # as numpy's max: NaN wins
+                if load[r, j] > peak or np.isnan(load[r, j]):
+                    peak = load[r, j]
+            if r == b * count or (peak < best_peak or np.isnan(peak)) and not np.isnan(best_peak):
+                best, best_peak = r, peak                               # numpy's argmin: first min or NaN
+        h = switch[best]
+        for j in range(m):
+            loads[b, j] = load[best, j]
+            table[b, j * c] = j
+        for k in range(1, c):
+            for j in range(m):
+                table[b, packs[best, k, j] * c + k] = k * m + j if k < h else h * m + j * (c - h) + (k - h)
+
+
+# inlined from heubase.eplb.kernels
+DEAL_END = compile_kernel(deal_end, "void(int64[::1], float64[:, ::1], int64[:, :, ::1], int64[:, ::1], float64[:, ::1])")
+
+
 # inlined from heubase.eplb.fast
 _SCHEDULES: dict[tuple[int, int], torch.Tensor] = {}
 
@@ -611,12 +620,12 @@ def deal_table(ordered: np.ndarray, num_packs: int, switches: Optional[Sequence[
     """
     batch, items = ordered.shape
     capacity = items // num_packs
-    if (DEAL_ROWS is not None and DEAL_END is not None and ordered.dtype == np.float64 and batch and capacity
-            and items == capacity * num_packs):                              # compiled: same tables
+    if (None not in (DEAL_ROWS, DEAL_START, DEAL_ROUND, DEAL_END) and ordered.dtype == np.float64 and batch
+            and capacity and items == capacity * num_packs):                 # compiled: same tables
         table, load = np.empty((batch, items), dtype=np.int64), np.empty((batch, num_packs))
         fixed = np.empty(0, dtype=np.int64) if switches is None else \
             np.array(sorted({min(max(int(h), 1), capacity) for h in switches}) or [capacity], dtype=np.int64)
-        ordered, spread = np.ascontiguousarray(ordered), max(0, int(spread))
+        ordered, spread = _floats(ordered), max(0, min(int(spread), capacity))
         if num_packs <= 16:
             DEAL_ROWS(ordered, ordered.mean(1), num_packs, spread, fixed, table, load)
             return table, load
@@ -755,7 +764,7 @@ def move_replicas(weight: np.ndarray, counts: np.ndarray, receivers: np.ndarray)
     donor = weight / np.maximum(counts - 1, 1)
     donor[counts <= 1] = np.inf
     offsets = np.arange(0, batch * n, n)[:, None]
-    donor.reshape(-1)[receivers + offsets] = np.inf
+    donor[np.arange(batch)[:, None], receivers] = np.inf        # (a flat view would be a copy for strided loads)
     finite = np.isfinite(donor)
     top = np.where(finite, donor, 0.0).max(1, keepdims=True)
     rank = np.where(finite, np.where(top > 0, 2 * top - donor, 1.0), 0.0)   # >= 0, the cheapest donor largest
@@ -819,26 +828,28 @@ def swap_row(table_w: np.ndarray, table: np.ndarray, rounds: int, near: float, u
                 load[p] = table_w[p, 0]
                 for i in range(1, c):
                     load[p] += table_w[p, i]
-        if k == 1:
+        if k == 1:                    # as numpy's argmax / argmin: the first extreme, or the first NaN
             hi[0], lo[0] = 0, 0
             for p in range(1, m):
-                if load[p] > load[hi[0]]:
+                if not np.isnan(load[hi[0]]) and (load[p] > load[hi[0]] or np.isnan(load[p])):
                     hi[0] = p
-                if load[p] < load[lo[0]]:
+                if not np.isnan(load[lo[0]]) and (load[p] < load[lo[0]] or np.isnan(load[p])):
                     lo[0] = p
-        else:                         # k lightest and k heaviest of a stable ascending order, by selection
+        else:                         # k lightest and k heaviest of a stable ascending order (NaN last)
             taken[:] = 0
             for q in range(k):
                 best = -1
                 for p in range(m):
-                    if taken[p] == 0 and (best < 0 or load[p] < load[best]):
+                    if taken[p] == 0 and (best < 0 or load[p] < load[best]
+                                          or np.isnan(load[best]) and not np.isnan(load[p])):
                         best = p
                 lo[q] = best
                 taken[best] = 1
             for q in range(k):
                 best = -1
                 for p in range(m):
-                    if taken[p] == 0 and (best < 0 or load[p] >= load[best]):
+                    if taken[p] == 0 and (best < 0 or np.isnan(load[p]) or load[p] >= load[best]
+                                          and not np.isnan(load[best])):
                         best = p
                 hi[q] = best
                 taken[best] = 1
@@ -904,7 +915,8 @@ def finish_rows(src: np.ndarray, item_load: np.ndarray, table: np.ndarray, gpu_l
         top = 0.0
         for b in range(batch):
             for s in range(slots):
-                top = max(top, abs(item_load[b, s]))
+                if abs(item_load[b, s]) > top or np.isnan(item_load[b, s]):      # as numpy's max: NaN wins
+                    top = abs(item_load[b, s])
         slack = top * (4 * slots ** 2 * 2.220446049250313e-16)
     rank = np.empty(slots, np.int64)
     table_w = np.empty((gpus, per_gpu), np.float64)
@@ -935,6 +947,10 @@ FINISH_ROWS = None if SWAP_ROW is None else \
 
 
 # inlined from heubase.eplb.lean
+_LARGEST = 2 ** 62                                                           # counts and rounds passed to kernels
+
+
+# inlined from heubase.eplb.lean
 def _replica_ranks(src: np.ndarray) -> np.ndarray:
     """Rank of every replica among its expert's replicas, from ``src`` of :func:`_replica_layout` (flat)."""
     position = np.arange(src.size)
@@ -957,7 +973,8 @@ def swap_rows(table_w: np.ndarray, table: np.ndarray, rounds: int, near: float, 
     for b in range(batch):
         for p in range(m):
             for i in range(c):
-                top = max(top, abs(table_w[b, p, i]))
+                if abs(table_w[b, p, i]) > top or np.isnan(table_w[b, p, i]):     # as numpy's max: NaN wins
+                    top = abs(table_w[b, p, i])
     slack = top * (4 * (m * c) ** 2 * 2.220446049250313e-16)             # as the numpy code's slack
     work, marks = np.empty(m + 2 * c, np.float64), np.empty(m + 2 * max(pairs, 1), np.int64)
     for b in range(batch):
@@ -978,6 +995,15 @@ def _pack_sums(table_w: np.ndarray) -> np.ndarray:
     for i in range(1, table_w.shape[2]):
         load += table_w[:, :, i]
     return load
+
+
+# inlined from heubase.eplb.lean
+def _item_sums(items: np.ndarray) -> np.ndarray:
+    """``[k, B]`` sums over axis 1 of ``[k, c, B]``, item by item (numpy's own sum is pairwise when it is contiguous)."""
+    total = items[:, 0].copy()
+    for i in range(1, items.shape[1]):
+        total += items[:, i]
+    return total
 
 
 # inlined from heubase.eplb.lean
@@ -1003,11 +1029,12 @@ def swap_rounds_np(table_w: np.ndarray, table: np.ndarray, rounds: int = 1, near
     flat_w, flat_id = table_w.reshape(-1), table.reshape(-1)
     if not (np.shares_memory(flat_w, table_w) and np.shares_memory(flat_id, table)):
         raise ValueError("swap_rounds_np needs C-contiguous tables (it swaps in place)")
-    if SWAP_ROWS is not None and table_w.dtype == np.float64 and table.dtype == np.int64 \
-            and table_w.flags.c_contiguous and table.flags.c_contiguous:
-        start = np.zeros((1, m)) if load is None else np.ascontiguousarray(load, dtype=np.float64)
-        SWAP_ROWS(table_w, table, int(rounds), 0.0 if near is None else float(near), near is not None, k, start,
-                  load is not None)
+    if (SWAP_ROWS is not None and table_w.dtype == np.float64 and table.dtype == np.int64
+            and table.shape == table_w.shape and table_w.flags.c_contiguous and table.flags.c_contiguous
+            and table_w.flags.writeable and table.flags.writeable and (load is None or np.shape(load) == (batch, m))):
+        start = np.zeros((1, m)) if load is None else _floats(load)
+        SWAP_ROWS(table_w, table, min(int(rounds), _LARGEST), 0.0 if near is None else float(near), near is not None,
+                  k, start, load is not None)
         return
     load = _pack_sums(table_w) if load is None else load
     pack_at = np.arange(batch) * m                                                  # [B]
@@ -1026,7 +1053,7 @@ def swap_rounds_np(table_w: np.ndarray, table: np.ndarray, rounds: int = 1, near
         hi_at = (hi + pack_at) * c                                                   # first slots [k, B]
         lo_at = (lo + pack_at) * c
         w_hi, w_lo = flat_w[hi_at[:, None] + within], flat_w[lo_at[:, None] + within]   # [k, c, B]
-        half = (w_hi.sum(1) - w_lo.sum(1)) * 0.5
+        half = (_item_sums(w_hi) - _item_sums(w_lo)) * 0.5
         target = w_hi - half[:, None]                  # swapping i for j levels the pair when w_j = w_i - half
         if near is not None:                 # a row / column with a near twin on the other side is barred
             if near == 0:
@@ -1095,7 +1122,7 @@ def rebalance_lean(weight: torch.Tensor, num_replicas: int, num_groups: int, num
     if replicate is None:
         counts = proportional_shares(node_w, node_slots, power)
     else:
-        node_t = torch.from_numpy(node_w)
+        node_t = torch.from_numpy(node_w.copy())                  # the replicator cannot change the loads planned on
         counts = checked_counts(replicate(node_t, node_slots), node_t, node_slots,
                                 getattr(replicate, "__name__", "replicate")).numpy()
     src, item_load = _replica_layout(node_w, counts)               # [rows, node_slots] each
@@ -1106,9 +1133,9 @@ def rebalance_lean(weight: torch.Tensor, num_replicas: int, num_groups: int, num
         peak = gpu_load.max(1)
         for _ in range(repack_rounds):
             if REPACK_MOVES is not None:
-                moved = np.empty_like(counts, dtype=np.int64)
+                moved = np.empty(counts.shape, dtype=np.int64)
                 REPACK_MOVES(_ids(table), _floats(gpu_load), _ids(src), _floats(node_w), _ids(counts), node_experts,
-                             int(repack), moved)
+                             min(int(repack), gpus), moved)
             else:
                 moved = move_replicas(node_w, counts, hot_pack_experts(table, gpu_load, src, node_experts, repack))
             layout = _replica_layout(node_w, moved)
@@ -1135,7 +1162,8 @@ def rebalance_lean(weight: torch.Tensor, num_replicas: int, num_groups: int, num
         log2phy = np.full((layers, experts, width), -1, dtype=np.int64)
         FINISH_ROWS(_ids(src), _floats(item_load), _ids(table), _floats(gpu_load),
                     _ids(np.empty(0) if members is None else members.reshape(-1)), node_experts, nodes, gpus,
-                    rounds, 0.0 if near is None else float(near), near is not None, int(pairs), phy2log, log2phy)
+                    min(rounds, _LARGEST), 0.0 if near is None else float(near), near is not None,
+                    max(1, min(int(pairs), gpus // 2)), phy2log, log2phy)
         return torch.from_numpy(phy2log), torch.from_numpy(log2phy), torch.from_numpy(logcnt)
     src = src.reshape(-1)
     item_rank = _replica_ranks(src)
