@@ -185,7 +185,8 @@ def swap_rounds_np(table_w: np.ndarray, table: np.ndarray, rounds: int = 1, near
         raise ValueError("swap_rounds_np needs C-contiguous tables (it swaps in place)")
     if (SWAP_ROWS is not None and table_w.dtype == np.float64 and table.dtype == np.int64
             and table.shape == table_w.shape and table_w.flags.c_contiguous and table.flags.c_contiguous
-            and table_w.flags.writeable and table.flags.writeable and (load is None or np.shape(load) == (batch, m))):
+            and table_w.flags.writeable and table.flags.writeable
+            and (load is None or np.shape(load) == (batch, m) and not np.isnan(load).any())):
         start = np.zeros((1, m)) if load is None else _floats(load)
         SWAP_ROWS(table_w, table, min(int(rounds), _LARGEST), 0.0 if near is None else float(near), near is not None,
                   k, start, load is not None)

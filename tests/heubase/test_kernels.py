@@ -280,3 +280,16 @@ def test_a_replicator_cannot_change_the_loads_and_counts_cannot_wrap():
     wrapping = torch.tensor([[2 ** 63 - 1, 2 ** 63 - 1, 5, 5]])
     with pytest.raises(ValueError, match="more than the 8 replicas"):
         checked_counts(wrapping, torch.ones(1, 4), 8)
+
+
+def test_a_nan_start_load_for_the_swaps_is_handled_as_numpy_does(numpy_only):
+    w = np.random.default_rng(4).random((3, 4, 5))
+    load = w.sum(2)
+    load[1, 2] = np.nan
+    results = []
+    for switch in (_nothing(), numpy_only):
+        ids, weights = np.arange(60).reshape(3, 4, 5), w.copy()
+        with switch:
+            lean.swap_rounds_np(weights, ids, 2, None, 1, load)
+        results.append(ids)
+    assert np.array_equal(*results)
