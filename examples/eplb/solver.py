@@ -410,6 +410,10 @@ def deal_rows(ordered: np.ndarray, mean: np.ndarray, num_packs: int, spread: int
     kept = np.empty((c, m), np.int64)
     for b in range(batch):
         row = ordered[b]
+        careful = False               # loads can be NaN only where an item is not finite
+        for i in range(n):
+            if not np.isfinite(row[i]):
+                careful = True
         if fixed.shape[0] > 0:
             for v in range(count):
                 switches[v] = fixed[v]
@@ -437,11 +441,12 @@ def deal_rows(ordered: np.ndarray, mean: np.ndarray, num_packs: int, spread: int
                     t = a - 1
                     while t >= 0:
                         q = order[t]
-                        nan_q, nan_p = np.isnan(load[q]), np.isnan(load[p])    # as numpy's argsort: NaN last
-                        if nan_q != nan_p:
-                            after = nan_q
+                        if not careful:
+                            after = load[q] > load[p] or load[q] == load[p] and q > p
+                        elif np.isnan(load[q]) != np.isnan(load[p]):           # as numpy's argsort: NaN last
+                            after = np.isnan(load[q])
                         else:
-                            after = load[q] > load[p] or (load[q] == load[p] or nan_q) and q > p
+                            after = load[q] > load[p] or (load[q] == load[p] or np.isnan(load[q])) and q > p
                         if not after:
                             break
                         order[t + 1] = q
@@ -808,7 +813,9 @@ def swap_row(table_w: np.ndarray, table: np.ndarray, rounds: int, near: float, u
     heavier one by more than ``slack``. With ``use_near`` no swap moves an item
     into a pack holding a near twin (``near``: relative width; 0: equal). Pack
     loads are summed item by item in slot order, the first round's taken from
-    ``start_load [m]`` when ``has_load``. ``work`` (float64, ``m + 2 c``) and
+    ``start_load [m]`` when ``has_load``. Callers run it only where every weight is
+    finite (elsewhere no swap can pass the test: the slack is inf or NaN), so
+    loads are never NaN. ``work`` (float64, ``m + 2 c``) and
     ``marks`` (int64, ``m + 2 pairs``) are scratch space, allocated once by the
     caller for all rows.
     """
@@ -828,28 +835,26 @@ def swap_row(table_w: np.ndarray, table: np.ndarray, rounds: int, near: float, u
                 load[p] = table_w[p, 0]
                 for i in range(1, c):
                     load[p] += table_w[p, i]
-        if k == 1:                    # as numpy's argmax / argmin: the first extreme, or the first NaN
+        if k == 1:                    # the first heaviest and the first lightest (loads are never NaN here)
             hi[0], lo[0] = 0, 0
             for p in range(1, m):
-                if not np.isnan(load[hi[0]]) and (load[p] > load[hi[0]] or np.isnan(load[p])):
+                if load[p] > load[hi[0]]:
                     hi[0] = p
-                if not np.isnan(load[lo[0]]) and (load[p] < load[lo[0]] or np.isnan(load[p])):
+                if load[p] < load[lo[0]]:
                     lo[0] = p
-        else:                         # k lightest and k heaviest of a stable ascending order (NaN last)
+        else:                         # k lightest and k heaviest of a stable ascending order, by selection
             taken[:] = 0
             for q in range(k):
                 best = -1
                 for p in range(m):
-                    if taken[p] == 0 and (best < 0 or load[p] < load[best]
-                                          or np.isnan(load[best]) and not np.isnan(load[p])):
+                    if taken[p] == 0 and (best < 0 or load[p] < load[best]):
                         best = p
                 lo[q] = best
                 taken[best] = 1
             for q in range(k):
                 best = -1
                 for p in range(m):
-                    if taken[p] == 0 and (best < 0 or np.isnan(load[p]) or load[p] >= load[best]
-                                          and not np.isnan(load[best])):
+                    if taken[p] == 0 and (best < 0 or load[p] >= load[best]):
                         best = p
                 hi[q] = best
                 taken[best] = 1
@@ -918,6 +923,7 @@ def finish_rows(src: np.ndarray, item_load: np.ndarray, table: np.ndarray, gpu_l
                 if abs(item_load[b, s]) > top or np.isnan(item_load[b, s]):      # as numpy's max: NaN wins
                     top = abs(item_load[b, s])
         slack = top * (4 * slots ** 2 * 2.220446049250313e-16)
+        swapping = np.isfinite(slack)  # an inf or NaN load: no swap can lower a pair by more than the slack
     rank = np.empty(slots, np.int64)
     table_w = np.empty((gpus, per_gpu), np.float64)
     work, marks = np.empty(gpus + 2 * per_gpu, np.float64), np.empty(gpus + 2 * max(pairs, 1), np.int64)
@@ -976,6 +982,8 @@ def swap_rows(table_w: np.ndarray, table: np.ndarray, rounds: int, near: float, 
                 if abs(table_w[b, p, i]) > top or np.isnan(table_w[b, p, i]):     # as numpy's max: NaN wins
                     top = abs(table_w[b, p, i])
     slack = top * (4 * (m * c) ** 2 * 2.220446049250313e-16)             # as the numpy code's slack
+    if not np.isfinite(slack):        # an inf or NaN weight: no swap can lower a pair by more than the slack
+        return
     work, marks = np.empty(m + 2 * c, np.float64), np.empty(m + 2 * max(pairs, 1), np.int64)
     for b in range(batch):
         SWAP_ROW(table_w[b], table[b], rounds, near, use_near, pairs, start_load[b if has_load else 0], has_load, slack,
@@ -1031,7 +1039,8 @@ def swap_rounds_np(table_w: np.ndarray, table: np.ndarray, rounds: int = 1, near
         raise ValueError("swap_rounds_np needs C-contiguous tables (it swaps in place)")
     if (SWAP_ROWS is not None and table_w.dtype == np.float64 and table.dtype == np.int64
             and table.shape == table_w.shape and table_w.flags.c_contiguous and table.flags.c_contiguous
-            and table_w.flags.writeable and table.flags.writeable and (load is None or np.shape(load) == (batch, m))):
+            and table_w.flags.writeable and table.flags.writeable
+            and (load is None or np.shape(load) == (batch, m) and not np.isnan(load).any())):
         start = np.zeros((1, m)) if load is None else _floats(load)
         SWAP_ROWS(table_w, table, min(int(rounds), _LARGEST), 0.0 if near is None else float(near), near is not None,
                   k, start, load is not None)
