@@ -1,18 +1,24 @@
-"""Compiled row kernels for the numpy pipeline (:mod:`heubase.eplb.lean`): dealing and max–min swaps.
+"""Compiled row kernels for the numpy pipeline (:mod:`heubase.eplb.lean`).
 
-The numpy pipeline spends most of its time in the two loops that vectorise
-badly, the rounds of dealing and the swap rounds: every step there is a
-handful of numpy calls over all rows. Here each row is one pass of plain
-loops, compiled by numba when it is installed. The kernels give exactly the
-numpy code's plans (same orders, same tie rules, same sums in the same
+The numpy pipeline spends most of its time in steps that vectorise badly:
+the rounds of dealing, the swap rounds, the replica moves, listing each row's
+replicas and writing the final tables; every step there is a handful of numpy
+calls over all rows. Here each row is one pass of plain loops, compiled by
+numba when it is installed (with more than 16 packs numpy still sorts the
+dealing keys, all rows at once, between kernel rounds: its vectorised sort
+beats a row-by-row one). The kernels give exactly the numpy code's plans
+(same orders, same tie rules, NaN where numpy puts it, sums in the same
 order; ``tests/heubase/test_kernels.py`` checks it), so a plan does not
-depend on whether numba is there: without it :data:`DEAL_ROWS` and
-:data:`SWAP_ROWS` are None and :mod:`heubase.eplb.lean` runs its numpy code.
+depend on whether numba is there: without it the module-level kernels are
+None and :mod:`heubase.eplb.lean` runs its numpy code.
 
-Compilation happens when this module is imported (about 4 s) and is cached
-on disk beside it where that folder is writable, so later imports load it
-in well under a second; a warm sandbox parent imports it once for all the
-workers it forks (``[limits] preload`` in ``problems/eplb/problem.toml``).
+Compilation happens when this module is imported (about 10 s on a 2-core
+machine) and is cached on disk beside it where that folder is writable, so
+later imports take about half a second; a warm sandbox parent imports it once
+for all the workers it forks (``[limits] preload`` in
+``problems/eplb/problem.toml``). Kernels run without bounds checks: they are
+called only by :mod:`heubase.eplb.lean`, which hands them C-contiguous,
+writable arrays of the right dtypes and shapes and clips counts to them.
 """
 from __future__ import annotations
 
