@@ -50,6 +50,20 @@ def compile_kernel(function: Callable, signature: str) -> Optional[Callable]:
     return None
 
 
+def index_bits(n: int) -> int:
+    """Bits of an index below ``n``, at least 1: ``max(1, (n - 1).bit_length())``, as the numpy code's keys."""
+    bits, rest = 1, (n - 1) >> 1
+    while rest > 0:
+        bits, rest = bits + 1, rest >> 1
+    return bits
+
+
+def dealt_item(k: int, j: int, h: int, m: int, c: int) -> int:
+    """Rank of the item dealt as the ``j``-th of round ``k`` (``m`` packs, ``c`` rounds, switch ``h``): ``h`` rounds of
+    consecutive items, then strided tail rounds (:func:`heubase.eplb.fast.deal_schedules`)."""
+    return k * m + j if k < h else h * m + j * (c - h) + (k - h)
+
+
 def layout_rows(order: np.ndarray, per_replica: np.ndarray, counts: np.ndarray, src: np.ndarray,
                 item_load: np.ndarray) -> None:
     """Kernel of :func:`heubase.eplb.lean._replica_layout` after its sort: each row's replicas in ``order``.
@@ -141,7 +155,7 @@ def deal_rows(ordered: np.ndarray, mean: np.ndarray, num_packs: int, spread: int
                 for j in range(m):
                     p = order[j]
                     packs[k, j] = p
-                    load[p] += row[k * m + j if k < h else h * m + j * (c - h) + (k - h)]
+                    load[p] += row[DEALT_ITEM(k, j, h, m, c)]
             peak = load[0]
             for j in range(1, m):     # as numpy's max: NaN wins
                 if load[j] > peak or np.isnan(load[j]):
@@ -151,7 +165,7 @@ def deal_rows(ordered: np.ndarray, mean: np.ndarray, num_packs: int, spread: int
                     loads[b, j] = load[j]
                 for k in range(c):
                     for j in range(m):
-                        table[b, packs[k, j] * c + k] = k * m + j if k < h else h * m + j * (c - h) + (k - h)
+                        table[b, packs[k, j] * c + k] = DEALT_ITEM(k, j, h, m, c)
             elif v == 0 or (peak < best_peak or np.isnan(peak)) and not np.isnan(best_peak):   # numpy's argmin:
                 best_peak, best_h = peak, h                                                 # first min or NaN
                 loads[b] = load
@@ -161,7 +175,7 @@ def deal_rows(ordered: np.ndarray, mean: np.ndarray, num_packs: int, spread: int
         h = best_h
         for k in range(c):
             for j in range(m):
-                table[b, kept[k, j] * c + k] = k * m + j if k < h else h * m + j * (c - h) + (k - h)
+                table[b, kept[k, j] * c + k] = DEALT_ITEM(k, j, h, m, c)
 
 
 def deal_start(ordered: np.ndarray, mean: np.ndarray, scale: np.ndarray, num_packs: int, spread: int,
@@ -177,9 +191,7 @@ def deal_start(ordered: np.ndarray, mean: np.ndarray, scale: np.ndarray, num_pac
     m = num_packs
     c = n // m
     count = switch.shape[0] // batch
-    bits, rest = 1, (m - 1) >> 1
-    while rest > 0:
-        bits, rest = bits + 1, rest >> 1
+    bits = INDEX_BITS(m)
     for b in range(batch):
         centre = 0
         if fixed.shape[0] == 0:
@@ -212,9 +224,7 @@ def deal_round(ordered: np.ndarray, switch: np.ndarray, scale: np.ndarray, k: in
     rows, m = load.shape
     c = n // m
     count = rows // batch
-    bits, rest = 1, (m - 1) >> 1
-    while rest > 0:
-        bits, rest = bits + 1, rest >> 1
+    bits = INDEX_BITS(m)
     mask = (1 << bits) - 1
     for r in range(rows):
         b = r // count
@@ -222,7 +232,7 @@ def deal_round(ordered: np.ndarray, switch: np.ndarray, scale: np.ndarray, k: in
         for j in range(m):
             p = keys[r, j] & mask
             packs[r, k, j] = p
-            load[r, p] += ordered[b, k * m + j if k < h else h * m + j * (c - h) + (k - h)]
+            load[r, p] += ordered[b, DEALT_ITEM(k, j, h, m, c)]
         for p in range(m):
             keys[r, p] = (np.int32(load[r, p] * scale[b]) << bits) | p
 
@@ -249,7 +259,7 @@ def deal_end(switch: np.ndarray, load: np.ndarray, packs: np.ndarray, table: np.
             table[b, j * c] = j
         for k in range(1, c):
             for j in range(m):
-                table[b, packs[best, k, j] * c + k] = k * m + j if k < h else h * m + j * (c - h) + (k - h)
+                table[b, packs[best, k, j] * c + k] = DEALT_ITEM(k, j, h, m, c)
 
 
 def swap_row(table_w: np.ndarray, table: np.ndarray, rounds: int, near: float, use_near: bool, pairs: int,
@@ -431,9 +441,7 @@ def repack_moves(table: np.ndarray, load: np.ndarray, src: np.ndarray, weight: n
     capacity = table.shape[1] // m
     kk = min(max(k, 0), m)
     moves = min(kk, n)
-    bits, rest = 1, (n - 1) >> 1                       # as descending_keys: index bits, then value bits
-    while rest > 0:
-        bits, rest = bits + 1, rest >> 1
+    bits = INDEX_BITS(n)                               # as descending_keys: index bits, then value bits
     value_bits = 31 - bits
     keyed = n > 16 and value_bits >= 16
     top_key = (1 << value_bits) - 1
@@ -491,16 +499,18 @@ def repack_moves(table: np.ndarray, load: np.ndarray, src: np.ndarray, weight: n
                 moved[b, picks[q]] -= 1
 
 
-DEAL_ROWS = compile_kernel(deal_rows, "void(float64[:, ::1], float64[::1], int64, int64, int64[::1], int64[:, ::1], "
-                                      "float64[:, ::1])")
+INDEX_BITS = compile_kernel(index_bits, "int64(int64)")             # helpers first: the kernels below call them
+DEALT_ITEM = compile_kernel(dealt_item, "int64(int64, int64, int64, int64, int64)")
 SWAP_ROW = compile_kernel(swap_row, "void(float64[:, ::1], int64[:, ::1], int64, float64, boolean, int64, float64[::1], "
                                     "boolean, float64, float64[::1], int64[::1])")
-SWAP_ROWS = None if SWAP_ROW is None else \
-    compile_kernel(swap_rows, "void(float64[:, :, ::1], int64[:, :, ::1], int64, float64, boolean, int64, "
-                              "float64[:, ::1], boolean)")
-FINISH_ROWS = None if SWAP_ROW is None else \
-    compile_kernel(finish_rows, "void(int64[:, ::1], float64[:, ::1], int64[:, ::1], float64[:, ::1], int64[::1], "
-                                "int64, int64, int64, int64, float64, boolean, int64, int64[:, ::1], int64[:, :, ::1])")
+# (where a helper failed to compile, a kernel calling it fails too, with a warning, and stays None)
+DEAL_ROWS = compile_kernel(deal_rows, "void(float64[:, ::1], float64[::1], int64, int64, int64[::1], int64[:, ::1], "
+                                      "float64[:, ::1])")
+SWAP_ROWS = compile_kernel(swap_rows, "void(float64[:, :, ::1], int64[:, :, ::1], int64, float64, boolean, int64, "
+                                      "float64[:, ::1], boolean)")
+FINISH_ROWS = compile_kernel(finish_rows, "void(int64[:, ::1], float64[:, ::1], int64[:, ::1], float64[:, ::1], "
+                                          "int64[::1], int64, int64, int64, int64, float64, boolean, int64, "
+                                          "int64[:, ::1], int64[:, :, ::1])")
 REPACK_MOVES = compile_kernel(repack_moves, "void(int64[:, ::1], float64[:, ::1], int64[:, ::1], float64[:, ::1], "
                                             "int64[:, ::1], int64, int64, int64[:, ::1])")
 DEAL_START = compile_kernel(deal_start, "void(float64[:, ::1], float64[::1], float64[::1], int64, int64, int64[::1], "

@@ -11,10 +11,10 @@ float64 row sort. Here:
 * gathers and scatters are flat fancy indexing with precomputed row offsets;
 * loops run only over the ``c`` rounds of dealing and the swap rounds.
 
-Where numba is installed, the dealing, the swaps and the final tables run as
-compiled row kernels instead (:mod:`heubase.eplb.kernels`; identical plans,
-about 0.4–1 ms less per call on the problem's shapes); without it the numpy
-code below runs.
+Where numba is installed, the dealing, the replica lists, the replica moves,
+the swaps and the final tables run as compiled row kernels instead
+(:mod:`heubase.eplb.kernels`; identical plans, about half the time per call on
+the problem's shapes); without it the numpy code below runs.
 
 Inputs and outputs are torch tensors, as everywhere in this package; numpy
 views share their memory, so the conversions cost microseconds. Orders of
@@ -105,11 +105,11 @@ def deal_table(ordered: np.ndarray, num_packs: int, switches: Optional[Sequence[
     """
     batch, items = ordered.shape
     capacity = items // num_packs
+    chosen = None if switches is None else sorted({min(max(int(h), 1), capacity) for h in switches}) or [capacity]
     if (None not in (DEAL_ROWS, DEAL_START, DEAL_ROUND, DEAL_END) and ordered.dtype == np.float64 and batch
             and capacity and items == capacity * num_packs):                 # compiled: same tables
         table, load = np.empty((batch, items), dtype=np.int64), np.empty((batch, num_packs))
-        fixed = np.empty(0, dtype=np.int64) if switches is None else \
-            np.array(sorted({min(max(int(h), 1), capacity) for h in switches}) or [capacity], dtype=np.int64)
+        fixed = np.array(chosen or [], dtype=np.int64)
         ordered, spread = _floats(ordered), max(0, min(int(spread), capacity))
         if num_packs <= 16:
             DEAL_ROWS(ordered, ordered.mean(1), num_packs, spread, fixed, table, load)
@@ -130,7 +130,6 @@ def deal_table(ordered: np.ndarray, num_packs: int, switches: Optional[Sequence[
         centre = (above[:, None] + num_packs - 1) // num_packs
         hs = np.minimum(np.maximum(centre + np.arange(-spread, spread + 1) if spread else centre, 1), capacity)
     else:
-        chosen = sorted({min(max(int(h), 1), capacity) for h in switches}) or [capacity]
         hs = np.broadcast_to(np.array(chosen), (batch, len(chosen)))
     count = hs.shape[1]
     plan = np.take(deal_schedules(capacity, num_packs).numpy(), hs.reshape(-1) - 1, axis=0)      # [B * V, n]
@@ -145,19 +144,13 @@ def deal_table(ordered: np.ndarray, num_packs: int, switches: Optional[Sequence[
     return table.reshape(batch, items), load
 
 
-def _pack_sums(table_w: np.ndarray) -> np.ndarray:
-    """``[B, m]`` sums of pack tables ``[B, m, c]``, added item by item in slot order (as the compiled kernel)."""
-    load = table_w[:, :, 0].copy()
-    for i in range(1, table_w.shape[2]):
-        load += table_w[:, :, i]
-    return load
-
-
-def _item_sums(items: np.ndarray) -> np.ndarray:
-    """``[k, B]`` sums over axis 1 of ``[k, c, B]``, item by item (numpy's own sum is pairwise when it is contiguous)."""
-    total = items[:, 0].copy()
-    for i in range(1, items.shape[1]):
-        total += items[:, i]
+def _sum_in_order(values: np.ndarray, axis: int) -> np.ndarray:
+    """Sums over ``axis``, adding item by item in order, as the compiled kernels do (numpy's own ``sum`` is
+    pairwise along a contiguous axis, so its last bits can differ)."""
+    parts = np.moveaxis(values, axis, 0)
+    total = parts[0].copy()
+    for part in parts[1:]:
+        total += part
     return total
 
 
@@ -191,7 +184,7 @@ def swap_rounds_np(table_w: np.ndarray, table: np.ndarray, rounds: int = 1, near
         SWAP_ROWS(table_w, table, min(int(rounds), _LARGEST), 0.0 if near is None else float(near), near is not None,
                   k, start, load is not None)
         return
-    load = _pack_sums(table_w) if load is None else load
+    load = _sum_in_order(table_w, 2) if load is None else load
     pack_at = np.arange(batch) * m                                                  # [B]
     within = np.arange(c)[:, None]
     best_at = np.arange(k)[:, None] * (c * c * batch) + np.arange(batch)             # [k, B]
@@ -199,7 +192,7 @@ def swap_rounds_np(table_w: np.ndarray, table: np.ndarray, rounds: int = 1, near
     # work arrays are laid out [pair, item(s), row]: numpy's inner loops then run over the many rows
     for step in range(rounds):
         if step:
-            load = _pack_sums(table_w)
+            load = _sum_in_order(table_w, 2)
         if k == 1:
             hi, lo = load.argmax(1)[None], load.argmin(1)[None]                     # [k, B]
         else:
@@ -208,7 +201,7 @@ def swap_rounds_np(table_w: np.ndarray, table: np.ndarray, rounds: int = 1, near
         hi_at = (hi + pack_at) * c                                                   # first slots [k, B]
         lo_at = (lo + pack_at) * c
         w_hi, w_lo = flat_w[hi_at[:, None] + within], flat_w[lo_at[:, None] + within]   # [k, c, B]
-        half = (_item_sums(w_hi) - _item_sums(w_lo)) * 0.5
+        half = (_sum_in_order(w_hi, 1) - _sum_in_order(w_lo, 1)) * 0.5
         target = w_hi - half[:, None]                  # swapping i for j levels the pair when w_j = w_i - half
         if near is not None:                 # a row / column with a near twin on the other side is barred
             if near == 0:

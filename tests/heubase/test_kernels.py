@@ -1,6 +1,7 @@
 """heubase.eplb.kernels: the compiled dealing and swap kernels give the numpy code's plans exactly."""
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import textwrap
@@ -221,18 +222,10 @@ def test_direct_calls_with_inf_nan_and_read_only_inputs_match_numpy(numpy_only):
             ids, weights = np.arange(40).reshape(2, 4, 5), w.copy()
             load = weights.sum(2)
             load.flags.writeable = False
-            with switch or _nothing():
+            with switch or contextlib.nullcontext():
                 lean.swap_rounds_np(weights, ids, 2, near, pairs, load)
             results.append(ids)
         assert np.array_equal(*results), (pairs, near)
-
-
-class _nothing:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 def test_one_row_swaps_sum_items_in_order_as_the_kernel(numpy_only):
@@ -287,7 +280,7 @@ def test_a_nan_start_load_for_the_swaps_is_handled_as_numpy_does(numpy_only):
     load = w.sum(2)
     load[1, 2] = np.nan
     results = []
-    for switch in (_nothing(), numpy_only):
+    for switch in (contextlib.nullcontext(), numpy_only):
         ids, weights = np.arange(60).reshape(3, 4, 5), w.copy()
         with switch:
             lean.swap_rounds_np(weights, ids, 2, None, 1, load)
