@@ -386,6 +386,17 @@ def _replica_layout(node_w: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray,
 
 
 # inlined from heubase.eplb.kernels
+def dealt_item(k: int, j: int, h: int, m: int, c: int) -> int:
+    """Rank of the item dealt as the ``j``-th of round ``k`` (``m`` packs, ``c`` rounds, switch ``h``): ``h`` rounds of
+    consecutive items, then strided tail rounds (:func:`heubase.eplb.fast.deal_schedules`)."""
+    return k * m + j if k < h else h * m + j * (c - h) + (k - h)
+
+
+# inlined from heubase.eplb.kernels
+DEALT_ITEM = compile_kernel(dealt_item, "int64(int64, int64, int64, int64, int64)")
+
+
+# inlined from heubase.eplb.kernels
 def deal_rows(ordered: np.ndarray, mean: np.ndarray, num_packs: int, spread: int, fixed: np.ndarray,
               table: np.ndarray, loads: np.ndarray) -> None:
     """Kernel of :func:`heubase.eplb.lean.deal_table` for up to 16 packs: ``table [B, n]``, ``loads [B, m]``.
@@ -455,7 +466,7 @@ def deal_rows(ordered: np.ndarray, mean: np.ndarray, num_packs: int, spread: int
                 for j in range(m):
                     p = order[j]
                     packs[k, j] = p
-                    load[p] += row[k * m + j if k < h else h * m + j * (c - h) + (k - h)]
+                    load[p] += row[DEALT_ITEM(k, j, h, m, c)]
             peak = load[0]
             for j in range(1, m):     # as numpy's max: NaN wins
                 if load[j] > peak or np.isnan(load[j]):
@@ -465,7 +476,7 @@ def deal_rows(ordered: np.ndarray, mean: np.ndarray, num_packs: int, spread: int
                     loads[b, j] = load[j]
                 for k in range(c):
                     for j in range(m):
-                        table[b, packs[k, j] * c + k] = k * m + j if k < h else h * m + j * (c - h) + (k - h)
+                        table[b, packs[k, j] * c + k] = DEALT_ITEM(k, j, h, m, c)
             elif v == 0 or (peak < best_peak or np.isnan(peak)) and not np.isnan(best_peak):   # numpy's argmin:
                 best_peak, best_h = peak, h                                                 # first min or NaN
                 loads[b] = load
@@ -475,12 +486,26 @@ def deal_rows(ordered: np.ndarray, mean: np.ndarray, num_packs: int, spread: int
         h = best_h
         for k in range(c):
             for j in range(m):
-                table[b, kept[k, j] * c + k] = k * m + j if k < h else h * m + j * (c - h) + (k - h)
+                table[b, kept[k, j] * c + k] = DEALT_ITEM(k, j, h, m, c)
 
 
 # inlined from heubase.eplb.kernels
+# (where a helper failed to compile, a kernel calling it fails too, with a warning, and stays None)
 DEAL_ROWS = compile_kernel(deal_rows, "void(float64[:, ::1], float64[::1], int64, int64, int64[::1], int64[:, ::1], "
                                       "float64[:, ::1])")
+
+
+# inlined from heubase.eplb.kernels
+def index_bits(n: int) -> int:
+    """Bits of an index below ``n``, at least 1: ``max(1, (n - 1).bit_length())``, as the numpy code's keys."""
+    bits, rest = 1, (n - 1) >> 1
+    while rest > 0:
+        bits, rest = bits + 1, rest >> 1
+    return bits
+
+
+# inlined from heubase.eplb.kernels
+INDEX_BITS = compile_kernel(index_bits, "int64(int64)")             # helpers first: the kernels below call them
 
 
 # inlined from heubase.eplb.kernels
@@ -497,9 +522,7 @@ def deal_start(ordered: np.ndarray, mean: np.ndarray, scale: np.ndarray, num_pac
     m = num_packs
     c = n // m
     count = switch.shape[0] // batch
-    bits, rest = 1, (m - 1) >> 1
-    while rest > 0:
-        bits, rest = bits + 1, rest >> 1
+    bits = INDEX_BITS(m)
     for b in range(batch):
         centre = 0
         if fixed.shape[0] == 0:
@@ -538,9 +561,7 @@ def deal_round(ordered: np.ndarray, switch: np.ndarray, scale: np.ndarray, k: in
     rows, m = load.shape
     c = n // m
     count = rows // batch
-    bits, rest = 1, (m - 1) >> 1
-    while rest > 0:
-        bits, rest = bits + 1, rest >> 1
+    bits = INDEX_BITS(m)
     mask = (1 << bits) - 1
     for r in range(rows):
         b = r // count
@@ -548,7 +569,7 @@ def deal_round(ordered: np.ndarray, switch: np.ndarray, scale: np.ndarray, k: in
         for j in range(m):
             p = keys[r, j] & mask
             packs[r, k, j] = p
-            load[r, p] += ordered[b, k * m + j if k < h else h * m + j * (c - h) + (k - h)]
+            load[r, p] += ordered[b, DEALT_ITEM(k, j, h, m, c)]
         for p in range(m):
             keys[r, p] = (np.int32(load[r, p] * scale[b]) << bits) | p
 
@@ -581,7 +602,7 @@ def deal_end(switch: np.ndarray, load: np.ndarray, packs: np.ndarray, table: np.
             table[b, j * c] = j
         for k in range(1, c):
             for j in range(m):
-                table[b, packs[best, k, j] * c + k] = k * m + j if k < h else h * m + j * (c - h) + (k - h)
+                table[b, packs[best, k, j] * c + k] = DEALT_ITEM(k, j, h, m, c)
 
 
 # inlined from heubase.eplb.kernels
@@ -625,11 +646,11 @@ def deal_table(ordered: np.ndarray, num_packs: int, switches: Optional[Sequence[
     """
     batch, items = ordered.shape
     capacity = items // num_packs
+    chosen = None if switches is None else sorted({min(max(int(h), 1), capacity) for h in switches}) or [capacity]
     if (None not in (DEAL_ROWS, DEAL_START, DEAL_ROUND, DEAL_END) and ordered.dtype == np.float64 and batch
             and capacity and items == capacity * num_packs):                 # compiled: same tables
         table, load = np.empty((batch, items), dtype=np.int64), np.empty((batch, num_packs))
-        fixed = np.empty(0, dtype=np.int64) if switches is None else \
-            np.array(sorted({min(max(int(h), 1), capacity) for h in switches}) or [capacity], dtype=np.int64)
+        fixed = np.array(chosen or [], dtype=np.int64)
         ordered, spread = _floats(ordered), max(0, min(int(spread), capacity))
         if num_packs <= 16:
             DEAL_ROWS(ordered, ordered.mean(1), num_packs, spread, fixed, table, load)
@@ -650,7 +671,6 @@ def deal_table(ordered: np.ndarray, num_packs: int, switches: Optional[Sequence[
         centre = (above[:, None] + num_packs - 1) // num_packs
         hs = np.minimum(np.maximum(centre + np.arange(-spread, spread + 1) if spread else centre, 1), capacity)
     else:
-        chosen = sorted({min(max(int(h), 1), capacity) for h in switches}) or [capacity]
         hs = np.broadcast_to(np.array(chosen), (batch, len(chosen)))
     count = hs.shape[1]
     plan = np.take(deal_schedules(capacity, num_packs).numpy(), hs.reshape(-1) - 1, axis=0)      # [B * V, n]
@@ -683,9 +703,7 @@ def repack_moves(table: np.ndarray, load: np.ndarray, src: np.ndarray, weight: n
     capacity = table.shape[1] // m
     kk = min(max(k, 0), m)
     moves = min(kk, n)
-    bits, rest = 1, (n - 1) >> 1                       # as descending_keys: index bits, then value bits
-    while rest > 0:
-        bits, rest = bits + 1, rest >> 1
+    bits = INDEX_BITS(n)                               # as descending_keys: index bits, then value bits
     value_bits = 31 - bits
     keyed = n > 16 and value_bits >= 16
     top_key = (1 << value_bits) - 1
@@ -947,9 +965,9 @@ def finish_rows(src: np.ndarray, item_load: np.ndarray, table: np.ndarray, gpu_l
 
 
 # inlined from heubase.eplb.kernels
-FINISH_ROWS = None if SWAP_ROW is None else \
-    compile_kernel(finish_rows, "void(int64[:, ::1], float64[:, ::1], int64[:, ::1], float64[:, ::1], int64[::1], "
-                                "int64, int64, int64, int64, float64, boolean, int64, int64[:, ::1], int64[:, :, ::1])")
+FINISH_ROWS = compile_kernel(finish_rows, "void(int64[:, ::1], float64[:, ::1], int64[:, ::1], float64[:, ::1], "
+                                          "int64[::1], int64, int64, int64, int64, float64, boolean, int64, "
+                                          "int64[:, ::1], int64[:, :, ::1])")
 
 
 # inlined from heubase.eplb.lean
@@ -991,26 +1009,18 @@ def swap_rows(table_w: np.ndarray, table: np.ndarray, rounds: int, near: float, 
 
 
 # inlined from heubase.eplb.kernels
-SWAP_ROWS = None if SWAP_ROW is None else \
-    compile_kernel(swap_rows, "void(float64[:, :, ::1], int64[:, :, ::1], int64, float64, boolean, int64, "
-                              "float64[:, ::1], boolean)")
+SWAP_ROWS = compile_kernel(swap_rows, "void(float64[:, :, ::1], int64[:, :, ::1], int64, float64, boolean, int64, "
+                                      "float64[:, ::1], boolean)")
 
 
 # inlined from heubase.eplb.lean
-def _pack_sums(table_w: np.ndarray) -> np.ndarray:
-    """``[B, m]`` sums of pack tables ``[B, m, c]``, added item by item in slot order (as the compiled kernel)."""
-    load = table_w[:, :, 0].copy()
-    for i in range(1, table_w.shape[2]):
-        load += table_w[:, :, i]
-    return load
-
-
-# inlined from heubase.eplb.lean
-def _item_sums(items: np.ndarray) -> np.ndarray:
-    """``[k, B]`` sums over axis 1 of ``[k, c, B]``, item by item (numpy's own sum is pairwise when it is contiguous)."""
-    total = items[:, 0].copy()
-    for i in range(1, items.shape[1]):
-        total += items[:, i]
+def _sum_in_order(values: np.ndarray, axis: int) -> np.ndarray:
+    """Sums over ``axis``, adding item by item in order, as the compiled kernels do (numpy's own ``sum`` is
+    pairwise along a contiguous axis, so its last bits can differ)."""
+    parts = np.moveaxis(values, axis, 0)
+    total = parts[0].copy()
+    for part in parts[1:]:
+        total += part
     return total
 
 
@@ -1045,7 +1055,7 @@ def swap_rounds_np(table_w: np.ndarray, table: np.ndarray, rounds: int = 1, near
         SWAP_ROWS(table_w, table, min(int(rounds), _LARGEST), 0.0 if near is None else float(near), near is not None,
                   k, start, load is not None)
         return
-    load = _pack_sums(table_w) if load is None else load
+    load = _sum_in_order(table_w, 2) if load is None else load
     pack_at = np.arange(batch) * m                                                  # [B]
     within = np.arange(c)[:, None]
     best_at = np.arange(k)[:, None] * (c * c * batch) + np.arange(batch)             # [k, B]
@@ -1053,7 +1063,7 @@ def swap_rounds_np(table_w: np.ndarray, table: np.ndarray, rounds: int = 1, near
     # work arrays are laid out [pair, item(s), row]: numpy's inner loops then run over the many rows
     for step in range(rounds):
         if step:
-            load = _pack_sums(table_w)
+            load = _sum_in_order(table_w, 2)
         if k == 1:
             hi, lo = load.argmax(1)[None], load.argmin(1)[None]                     # [k, B]
         else:
@@ -1062,7 +1072,7 @@ def swap_rounds_np(table_w: np.ndarray, table: np.ndarray, rounds: int = 1, near
         hi_at = (hi + pack_at) * c                                                   # first slots [k, B]
         lo_at = (lo + pack_at) * c
         w_hi, w_lo = flat_w[hi_at[:, None] + within], flat_w[lo_at[:, None] + within]   # [k, c, B]
-        half = (_item_sums(w_hi) - _item_sums(w_lo)) * 0.5
+        half = (_sum_in_order(w_hi, 1) - _sum_in_order(w_lo, 1)) * 0.5
         target = w_hi - half[:, None]                  # swapping i for j levels the pair when w_j = w_i - half
         if near is not None:                 # a row / column with a near twin on the other side is barred
             if near == 0:
