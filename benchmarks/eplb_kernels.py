@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from beam.problem import import_by_path, load_problem  # noqa: E402
 
-KERNELS = ("DEAL_ROWS", "SWAP_ROWS", "FINISH_ROWS", "REPACK_MOVES")
+KERNELS = ("DEAL_ROWS", "SWAP_ROWS", "FINISH_ROWS", "REPACK_MOVES", "LAYOUT_ROWS", "PACK_ROWS")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,7 +14,9 @@ float64 row sort. Here:
 Where numba is installed, the dealing, the replica lists, the replica moves,
 the swaps and the final tables run as compiled row kernels instead
 (:mod:`heubase.eplb.kernels`; identical plans, about half the time per call on
-the problem's shapes); without it the numpy code below runs.
+the problem's shapes; with up to 16 GPUs per row the replica lists, dealing
+and repack rounds are one kernel that takes each row through all of them);
+without it the numpy code below runs.
 
 Inputs and outputs are torch tensors, as everywhere in this package; numpy
 views share their memory, so the conversions cost microseconds. Orders of
@@ -31,8 +33,8 @@ import torch
 
 from heubase.eplb.fast import deal_schedules
 from heubase.eplb.hierarchical import check_cluster, is_hierarchical
-from heubase.eplb.kernels import (DEAL_END, DEAL_ROUND, DEAL_ROWS, DEAL_START, FINISH_ROWS, LAYOUT_ROWS, REPACK_MOVES,
-                                  SWAP_ROWS)
+from heubase.eplb.kernels import (DEAL_END, DEAL_ROUND, DEAL_ROWS, DEAL_START, FINISH_ROWS, LAYOUT_ROWS, PACK_ROWS,
+                                  REPACK_MOVES, SWAP_ROWS)
 from heubase.eplb.plan import checked_counts, numpy_loads
 from heubase.eplb.replicate import KEY_BITS, move_replicas, order_desc, proportional_shares
 
@@ -92,6 +94,11 @@ def deal_rounds(dealt: np.ndarray, totals: Optional[np.ndarray] = None) -> tuple
     return packs, load
 
 
+def _chosen_switches(switches: Optional[Sequence[int]], capacity: int) -> Optional[list[int]]:
+    """The distinct switches to deal, each clipped to ``[1, capacity]`` (None: the automatic switch)."""
+    return None if switches is None else sorted({min(max(int(h), 1), capacity) for h in switches}) or [capacity]
+
+
 def deal_table(ordered: np.ndarray, num_packs: int, switches: Optional[Sequence[int]] = None,
                spread: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """``[B, n]`` slot table of a packing of ``ordered [B, n]`` (rows sorted descending).
@@ -105,28 +112,28 @@ def deal_table(ordered: np.ndarray, num_packs: int, switches: Optional[Sequence[
     """
     batch, items = ordered.shape
     capacity = items // num_packs
-    chosen = None if switches is None else sorted({min(max(int(h), 1), capacity) for h in switches}) or [capacity]
+    chosen = _chosen_switches(switches, capacity)
     if (None not in (DEAL_ROWS, DEAL_START, DEAL_ROUND, DEAL_END) and ordered.dtype == np.float64 and batch
             and capacity and items == capacity * num_packs):                 # compiled: same tables
         table, load = np.empty((batch, items), dtype=np.int64), np.empty((batch, num_packs))
         fixed = np.array(chosen or [], dtype=np.int64)
         ordered, spread = _floats(ordered), max(0, min(int(spread), capacity))
         if num_packs <= 16:
-            DEAL_ROWS(ordered, ordered.mean(1), num_packs, spread, fixed, table, load)
+            DEAL_ROWS(ordered, num_packs, spread, fixed, table, load)
             return table, load
         rows = batch * (fixed.shape[0] or 2 * spread + 1)          # many packs: numpy sorts, kernels deal
         switch, loads, keys = np.empty(rows, np.int64), np.empty((rows, num_packs)), \
             np.empty((rows, num_packs), np.int32)
         packs = np.empty((rows, capacity, num_packs), dtype=np.int64)
         scale = key_scale(ordered.sum(1), max(1, (num_packs - 1).bit_length()))
-        DEAL_START(ordered, ordered.mean(1), scale, num_packs, spread, fixed, switch, loads, keys)
+        DEAL_START(ordered, scale, num_packs, spread, fixed, switch, loads, keys)
         for k in range(1, capacity):
             keys.sort(axis=1)
             DEAL_ROUND(ordered, switch, scale, k, keys, loads, packs)
         DEAL_END(switch, loads, packs, table, load)
         return table, load
-    if switches is None:
-        above = np.count_nonzero(ordered > ordered.mean(1, keepdims=True), axis=1)
+    if switches is None:                     # items above the row's mean, summed in order as the kernels do
+        above = np.count_nonzero(ordered > np.cumsum(ordered, axis=1)[:, -1:] / items, axis=1)
         centre = (above[:, None] + num_packs - 1) // num_packs
         hs = np.minimum(np.maximum(centre + np.arange(-spread, spread + 1) if spread else centre, 1), capacity)
     else:
@@ -288,6 +295,32 @@ def hot_pack_experts(table: np.ndarray, load: np.ndarray, src: np.ndarray, exper
     return np.take_along_axis(src, heaviest, 1) % experts
 
 
+def _repack_rounds(node_w: np.ndarray, counts: np.ndarray, src: np.ndarray, item_load: np.ndarray, table: np.ndarray,
+                   gpu_load: np.ndarray, node_experts: int, gpus: int, switches: Optional[Sequence[int]], spread: int,
+                   repack: int, repack_rounds: int, repack_gain: float) -> tuple[np.ndarray, ...]:
+    """The repack rounds of :func:`rebalance_lean` on all rows at once: ``(counts, src, item_load, table, gpu_load)``."""
+    peak = gpu_load.max(1)
+    for _ in range(repack_rounds):
+        if REPACK_MOVES is not None:
+            moved = np.empty(counts.shape, dtype=np.int64)
+            REPACK_MOVES(_ids(table), _floats(gpu_load), _ids(src), _floats(node_w), _ids(counts), node_experts,
+                         min(int(repack), gpus), moved)
+        else:
+            moved = move_replicas(node_w, counts, hot_pack_experts(table, gpu_load, src, node_experts, repack))
+        layout = _replica_layout(node_w, moved)
+        new_table, new_load = deal_table(layout[1], gpus, switches, spread)
+        new_peak = new_load.max(1)
+        better = new_peak < peak * (1 - repack_gain)
+        if not better.any():
+            break
+        keep = better[:, None]
+        counts, table, gpu_load = np.where(keep, moved, counts), np.where(keep, new_table, table), \
+            np.where(keep, new_load, gpu_load)
+        src, item_load = np.where(keep, layout[0], src), np.where(keep, layout[1], item_load)
+        peak = np.where(better, new_peak, peak)
+    return counts, src, item_load, table, gpu_load
+
+
 def rebalance_lean(weight: torch.Tensor, num_replicas: int, num_groups: int, num_nodes: int, num_gpus: int, *,
                    switches: Optional[Sequence[int]] = None, spread: int = 0, refine_rounds: int = 2,
                    near: Optional[float] = 0.03, pairs: int = 1, replicate: Optional[Replicator] = None,
@@ -338,30 +371,22 @@ def rebalance_lean(weight: torch.Tensor, num_replicas: int, num_groups: int, num
         node_t = torch.from_numpy(node_w.copy())                  # the replicator cannot change the loads planned on
         counts = checked_counts(replicate(node_t, node_slots), node_t, node_slots,
                                 getattr(replicate, "__name__", "replicate")).numpy()
-    src, item_load = _replica_layout(node_w, counts)               # [rows, node_slots] each
-
-    # 3. replicas -> GPUs: table[b, g * per_gpu + k] = replica (index into node b's list) in slot k of GPU g
-    table, gpu_load = deal_table(item_load, gpus, switches, spread)
-    if repack > 0 and gpus > 1:
-        peak = gpu_load.max(1)
-        for _ in range(repack_rounds):
-            if REPACK_MOVES is not None:
-                moved = np.empty(counts.shape, dtype=np.int64)
-                REPACK_MOVES(_ids(table), _floats(gpu_load), _ids(src), _floats(node_w), _ids(counts), node_experts,
-                             min(int(repack), gpus), moved)
-            else:
-                moved = move_replicas(node_w, counts, hot_pack_experts(table, gpu_load, src, node_experts, repack))
-            layout = _replica_layout(node_w, moved)
-            new_table, new_load = deal_table(layout[1], gpus, switches, spread)
-            new_peak = new_load.max(1)
-            better = new_peak < peak * (1 - repack_gain)
-            if not better.any():
-                break
-            keep = better[:, None]
-            counts, table, gpu_load = np.where(keep, moved, counts), np.where(keep, new_table, table), \
-                np.where(keep, new_load, gpu_load)
-            src, item_load = np.where(keep, layout[0], src), np.where(keep, layout[1], item_load)
-            peak = np.where(better, new_peak, peak)
+    if PACK_ROWS is not None and gpus <= 16 and rows:                 # 2.-3. compiled, row by row: same tables
+        counts = np.array(counts, dtype=np.int64, order="C")          # the repack rounds update it in place
+        src, table = np.empty((rows, node_slots), dtype=np.int64), np.empty((rows, node_slots), dtype=np.int64)
+        item_load, gpu_load = np.empty((rows, node_slots)), np.empty((rows, gpus))
+        PACK_ROWS(_floats(node_w), counts, _ids(order_desc(node_w / counts)), gpus,
+                  max(0, min(int(spread), per_gpu)), np.array(_chosen_switches(switches, per_gpu) or [], np.int64),
+                  min(int(repack), gpus) if repack > 0 and gpus > 1 else 0, max(0, min(int(repack_rounds), _LARGEST)),
+                  float(repack_gain), src, item_load, table, gpu_load)
+    else:
+        src, item_load = _replica_layout(node_w, counts)           # [rows, node_slots] each
+        # 3. replicas -> GPUs: table[b, g * per_gpu + k] = replica (index into node b's list) in slot k of GPU g
+        table, gpu_load = deal_table(item_load, gpus, switches, spread)
+        if repack > 0 and gpus > 1:
+            counts, src, item_load, table, gpu_load = _repack_rounds(node_w, counts, src, item_load, table, gpu_load,
+                                                                     node_experts, gpus, switches, spread, repack,
+                                                                     repack_rounds, repack_gain)
     if members is None:
         logcnt = counts
     else:

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def numpy_only(monkeypatch):
     """Run the numpy code of lean (kernels switched off) inside the ``with`` block."""
-    names = ("DEAL_ROWS", "SWAP_ROWS", "FINISH_ROWS", "REPACK_MOVES", "LAYOUT_ROWS")
+    names = ("DEAL_ROWS", "SWAP_ROWS", "FINISH_ROWS", "REPACK_MOVES", "LAYOUT_ROWS", "PACK_ROWS")
 
     class Switch:
         def __enter__(self):
@@ -41,6 +41,17 @@ def _ordered(rng, batch: int, items: int, ties: bool) -> np.ndarray:
     if ties:
         values = np.round(values * 5) / 5                                  # many equal items, zero items
     return -np.sort(-values, axis=1)
+
+
+def test_the_automatic_switch_sums_items_in_order_on_both_paths(numpy_only):
+    # rows whose items equal their mean up to rounding: the switch depends on the last bit of the mean
+    rows = np.array([[0.1] * 12, [0.7] * 12, [1 / 3] * 6 + [0.2] * 6, [1e300] * 12, [0.3, 0.2, 0.1] * 4])
+    ordered = -np.sort(-rows, axis=1)
+    for m in (2, 3, 4, 6, 12):
+        table, load = lean.deal_table(ordered, m)
+        with numpy_only:
+            want_table, want_load = lean.deal_table(ordered, m)
+        assert np.array_equal(table, want_table) and np.array_equal(load, want_load), m
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -90,7 +101,9 @@ def test_swap_kernel_leaves_other_dtypes_to_numpy():
 
 
 SETTINGS = [dict(), dict(refine_rounds=4, near=None, pairs=1, repack=7),
-            dict(refine_rounds=3, near=0.03, pairs=3, spread=1, repack=2), dict(switches=[1, 3], refine_rounds=1)]
+            dict(refine_rounds=3, near=0.03, pairs=3, spread=1, repack=2), dict(switches=[1, 3], refine_rounds=1),
+            dict(repack=3, repack_rounds=4, repack_gain=0.0), dict(switches=[2], repack=5, repack_rounds=2,
+                                                                   repack_gain=-0.5)]
 
 
 @pytest.mark.parametrize("name, slots, groups, nodes, gpus, hierarchical", SHAPES)
@@ -190,6 +203,37 @@ def test_repack_kernel_is_hot_pack_experts_then_move_replicas(seed):
         want = lean.move_replicas(weight, counts, lean.hot_pack_experts(table, load, src, n, k))
         assert np.array_equal(moved, want), (m, c, batch, n, k)
         assert np.array_equal(moved.sum(1), counts.sum(1)) and (moved >= 1).all()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_replica_order_resorts_a_row_after_some_values_change(seed):
+    rng = np.random.default_rng(300 + seed)
+    for trial in range(80):
+        n = int(rng.choice([3, 9, 16, 17, 40, 64, 300]))
+        old = rng.random(n) ** 3
+        if trial % 3 == 0:
+            old = np.round(old * 6) / 6                                            # ties, zeros
+        order = lean.order_desc(old[None])[0].astype(np.int64)
+        changed = rng.random(n) < rng.choice([0.0, 0.05, 0.3, 1.0])
+        if trial % 4 == 0:
+            changed[int(np.argmax(old))] = True                                   # the peak moves: new quantisation
+        new = np.where(changed, rng.random(n) * rng.choice([0.5, 1.0, 3.0]), old)
+        key, spare = np.empty(n, np.int64), np.empty(n, np.int64)
+        kernels.REPLICA_ORDER(new, order, key, n > 16, changed, spare)
+        assert order.tolist() == lean.order_desc(new[None])[0].tolist(), (n, trial)
+
+
+def test_rows_of_up_to_16_gpus_take_the_fused_kernel(monkeypatch):
+    calls = []
+
+    def counted(*args):
+        calls.append(args[3])
+        return kernels.PACK_ROWS(*args)
+    monkeypatch.setattr(lean, "PACK_ROWS", counted)
+    weight = odd_shape_loads(256, 288)
+    lean.rebalance_lean(weight, 288, 8, 4, 32, repack=6)                      # 8 GPUs per node
+    lean.rebalance_lean(weight, 288, 8, 1, 24)                                # 24 GPUs: round-major dealing
+    assert calls == [8]
 
 
 def test_kernels_take_float32_and_strided_loads(numpy_only):
