@@ -331,6 +331,369 @@ def compile_kernel(function: Callable, signature: str) -> Optional[Callable]:
 
 
 # inlined from heubase.eplb.kernels
+def index_bits(n: int) -> int:
+    """Bits of an index below ``n``, at least 1: ``max(1, (n - 1).bit_length())``, as the numpy code's keys."""
+    bits, rest = 1, (n - 1) >> 1
+    while rest > 0:
+        bits, rest = bits + 1, rest >> 1
+    return bits
+
+
+# inlined from heubase.eplb.kernels
+INDEX_BITS = compile_kernel(index_bits, "int64(int64)")             # helpers first: the kernels below call them
+
+
+# inlined from heubase.eplb.kernels
+def layout_row(order: np.ndarray, per_replica: np.ndarray, counts: np.ndarray, base: int, src: np.ndarray,
+               item_load: np.ndarray) -> None:
+    """One row of :func:`layout_rows`: expert ``order[i]`` listed ``counts[e]`` times, ``src`` gets ``base + e``."""
+    slots = src.shape[0]
+    s = 0
+    for i in range(order.shape[0]):
+        e = order[i]
+        for _ in range(counts[e]):
+            if s < slots:
+                src[s] = base + e
+                item_load[s] = per_replica[e]
+            s += 1
+
+
+# inlined from heubase.eplb.kernels
+LAYOUT_ROW = compile_kernel(layout_row, "void(int64[::1], float64[::1], int64[::1], int64, int64[::1], float64[::1])")
+
+
+# inlined from heubase.eplb.kernels
+def dealt_item(k: int, j: int, h: int, m: int, c: int) -> int:
+    """Rank of the item dealt as the ``j``-th of round ``k`` (``m`` packs, ``c`` rounds, switch ``h``): ``h`` rounds of
+    consecutive items, then strided tail rounds (:func:`heubase.eplb.fast.deal_schedules`)."""
+    return k * m + j if k < h else h * m + j * (c - h) + (k - h)
+
+
+# inlined from heubase.eplb.kernels
+DEALT_ITEM = compile_kernel(dealt_item, "int64(int64, int64, int64, int64, int64)")
+
+
+# inlined from heubase.eplb.kernels
+def row_peak(values: np.ndarray) -> float:
+    """The largest of ``values`` as numpy's ``max``: NaN wins."""
+    peak = values[0]
+    for j in range(1, values.shape[0]):
+        if values[j] > peak or np.isnan(values[j]):
+            peak = values[j]
+    return peak
+
+
+# inlined from heubase.eplb.kernels
+ROW_PEAK = compile_kernel(row_peak, "float64(float64[::1])")
+
+
+# inlined from heubase.eplb.kernels
+def deal_row(row: np.ndarray, num_packs: int, spread: int, fixed: np.ndarray, table: np.ndarray, loads: np.ndarray,
+             switches: np.ndarray, order: np.ndarray, load: np.ndarray, packs: np.ndarray, kept: np.ndarray) -> None:
+    """One row of :func:`deal_rows`: ``row [n]`` into ``table [n]`` and ``loads [m]``.
+
+    Scratch space, allocated once by the caller: ``switches [V]`` (V: the
+    number of switches dealt), ``order [m]`` (int64), ``load [m]``, ``packs``
+    and ``kept [c, m]`` (int64).
+    """
+    n = row.shape[0]
+    m = num_packs
+    c = n // m
+    count = switches.shape[0]
+    careful = False                   # loads can be NaN only where an item is not finite
+    total = 0.0
+    for i in range(n):
+        total += row[i]               # summed in order (as numpy's cumsum): the mean does not depend on the path
+        if not np.isfinite(row[i]):
+            careful = True
+    if fixed.shape[0] > 0:
+        for v in range(count):
+            switches[v] = fixed[v]
+    else:
+        mean = total / n
+        above = 0
+        for i in range(n):
+            if row[i] > mean:
+                above += 1
+        centre = (above + m - 1) // m
+        for v in range(count):
+            switches[v] = min(max(centre - spread + v, 1), c)
+    best_peak = np.inf
+    best_h = 1
+    for v in range(count):
+        h = switches[v]
+        for j in range(m):
+            load[j] = row[j]
+            packs[0, j] = j
+            order[j] = m - 1 - j
+        for k in range(1, c):
+            # packs by load ascending (equal loads: lower pack first): insertion sort starting from the
+            # previous round's order, which few packs leave (5 of 28 pairs out of order on 4 nodes x 8 GPUs)
+            for a in range(1, m):
+                p = order[a]
+                t = a - 1
+                while t >= 0:
+                    q = order[t]
+                    if not careful:
+                        after = load[q] > load[p] or load[q] == load[p] and q > p
+                    elif np.isnan(load[q]) != np.isnan(load[p]):           # as numpy's argsort: NaN last
+                        after = np.isnan(load[q])
+                    else:
+                        after = load[q] > load[p] or (load[q] == load[p] or np.isnan(load[q])) and q > p
+                    if not after:
+                        break
+                    order[t + 1] = q
+                    t -= 1
+                order[t + 1] = p
+            for j in range(m):
+                p = order[j]
+                packs[k, j] = p
+                load[p] += row[DEALT_ITEM(k, j, h, m, c)]
+        peak = ROW_PEAK(load)
+        if count == 1:                # one switch (the usual case): straight into the outputs, no copies
+            for j in range(m):
+                loads[j] = load[j]
+            for k in range(c):
+                for j in range(m):
+                    table[packs[k, j] * c + k] = DEALT_ITEM(k, j, h, m, c)
+        elif v == 0 or (peak < best_peak or np.isnan(peak)) and not np.isnan(best_peak):   # numpy's argmin:
+            best_peak, best_h = peak, h                                                 # first min or NaN
+            loads[:] = load
+            kept[:] = packs
+    if count > 1:
+        for k in range(c):
+            for j in range(m):
+                table[kept[k, j] * c + k] = DEALT_ITEM(k, j, best_h, m, c)
+
+
+# inlined from heubase.eplb.kernels
+DEAL_ROW = compile_kernel(deal_row, "void(float64[::1], int64, int64, int64[::1], int64[::1], float64[::1], int64[::1], "
+                                    "int64[::1], float64[::1], int64[:, ::1], int64[:, ::1])")
+
+
+# inlined from heubase.eplb.kernels
+def moves_row(table: np.ndarray, load: np.ndarray, src: np.ndarray, weight: np.ndarray, counts: np.ndarray,
+              experts: int, k: int, moved: np.ndarray, taken: np.ndarray, receivers: np.ndarray, picks: np.ndarray,
+              donor: np.ndarray, rank: np.ndarray, key: np.ndarray) -> None:
+    """One row of :func:`repack_moves` (``table [n]``, ``load [m]``, ``src [n]``, ``weight`` and ``counts [E]``
+    into ``moved [E]``). Scratch: ``taken`` (bool, at least ``m``), ``receivers`` (``min(k, m)``), ``picks`` (at
+    least 1 and ``min(k, m)``), ``donor``, ``rank`` and ``key`` (``[E]``)."""
+    m = load.shape[0]
+    n = weight.shape[0]
+    capacity = table.shape[0] // m
+    kk = min(max(k, 0), m)
+    moves = min(kk, n)
+    bits = INDEX_BITS(n)                               # as descending_keys: index bits, then value bits
+    value_bits = 31 - bits
+    keyed = n > 16 and value_bits >= 16
+    top_key = (1 << value_bits) - 1
+    for i in range(n):
+        moved[i] = counts[i]
+    taken[:] = False
+    for q in range(kk):
+        best = -1
+        for p in range(m):
+            if not taken[p] and (best < 0 or load[p] > load[best]):
+                best = p
+        taken[best] = True
+        first = table[best * capacity]
+        for j in range(1, capacity):
+            first = min(first, table[best * capacity + j])
+        receivers[q] = src[first] % experts
+    if moves == 0:
+        return
+    for i in range(n):
+        donor[i] = weight[i] / max(counts[i] - 1, 1) if counts[i] > 1 else np.inf
+    for q in range(kk):
+        donor[receivers[q]] = np.inf
+    top = 0.0
+    for i in range(n):
+        if np.isfinite(donor[i]):
+            top = max(top, donor[i])
+    peak = 0.0
+    for i in range(n):
+        rank[i] = (2 * top - donor[i] if top > 0 else 1.0) if np.isfinite(donor[i]) else 0.0
+        peak = max(peak, rank[i])
+    scale = top_key / max(peak, 1e-300)
+    if keyed:
+        for i in range(n):
+            key[i] = ((top_key - np.int64(np.int32(rank[i] * scale))) << bits) | i
+    found = 0                                      # the donors in order: smallest keys (keyed) or largest
+    for i in range(n):                             # ranks, lower index first; one pass, a sorted short list
+        t = found
+        while t > 0 and (key[i] < key[picks[t - 1]] if keyed else rank[i] > rank[picks[t - 1]]):
+            if t < moves:
+                picks[t] = picks[t - 1]
+            t -= 1
+        if t < moves:
+            picks[t] = i
+            found = min(found + 1, moves)
+    for q in range(moves):
+        if np.isfinite(donor[picks[q]]):
+            moved[receivers[q]] += 1
+            moved[picks[q]] -= 1
+
+
+# inlined from heubase.eplb.kernels
+MOVES_ROW = compile_kernel(moves_row, "void(int64[::1], float64[::1], int64[::1], float64[::1], int64[::1], int64, int64, "
+                                      "int64[::1], boolean[::1], int64[::1], int64[::1], float64[::1], float64[::1], "
+                                      "int64[::1])")
+
+
+# inlined from heubase.eplb.kernels
+def replica_order(values: np.ndarray, order: np.ndarray, key: np.ndarray, keyed: bool, changed: np.ndarray,
+                  spare: np.ndarray) -> None:
+    """Sort ``order`` (a permutation of ``values``' indices) in place into
+    :func:`heubase.eplb.replicate.order_desc`'s order of ``values`` (finite, >= 0).
+
+    ``keyed``: by the int32 keys of :func:`heubase.eplb.replicate.descending_keys`
+    (quantised on the row's largest value, index in the low bits; written into
+    the int64 scratch ``key``), else by value, largest first, ties to the lower
+    index. Made for an ``order`` that was sorted before the values of the
+    items marked in ``changed`` changed: those are taken out and sorted on their
+    own (in ``spare``, int64 ``[n]``), the rest keep their order (checked, and
+    sorted too where a new quantisation step reordered them), and the two runs
+    are merged.
+    """
+    n = values.shape[0]
+    if keyed:
+        bits = INDEX_BITS(n)
+        top = (1 << (31 - bits)) - 1
+        peak = 0.0
+        for i in range(n):
+            peak = max(peak, values[i])
+        scale = top / max(peak, 1e-300)
+        for i in range(n):
+            key[i] = ((top - np.int64(np.int32(values[i] * scale))) << bits) | i
+    kept, moved = 0, 0
+    for a in range(n):
+        e = order[a]
+        if changed[e]:
+            spare[moved] = e
+            moved += 1
+        else:
+            order[kept] = e
+            kept += 1
+    for run, size in ((order, kept), (spare, moved)):         # insertion sorts: the kept run is nearly sorted
+        for a in range(1, size):
+            p = run[a]
+            t = a - 1
+            while t >= 0:
+                q = run[t]
+                if not (key[q] > key[p] if keyed else values[q] < values[p] or values[q] == values[p] and q > p):
+                    break
+                run[t + 1] = q
+                t -= 1
+            run[t + 1] = p
+    i, j = kept - 1, moved - 1                                 # merge from the back, in place
+    for out in range(n - 1, -1, -1):
+        if j < 0:
+            break
+        take_kept = False
+        if i >= 0:
+            p, q = order[i], spare[j]
+            take_kept = key[p] > key[q] if keyed else values[p] < values[q] or values[p] == values[q] and p > q
+        if take_kept:
+            order[out] = order[i]
+            i -= 1
+        else:
+            order[out] = spare[j]
+            j -= 1
+
+
+# inlined from heubase.eplb.kernels
+REPLICA_ORDER = compile_kernel(replica_order, "void(float64[::1], int64[::1], int64[::1], boolean, boolean[::1], "
+                                              "int64[::1])")
+
+
+# inlined from heubase.eplb.kernels
+def pack_rows(weight: np.ndarray, counts: np.ndarray, order: np.ndarray, num_packs: int, spread: int,
+              fixed: np.ndarray, k: int, rounds: int, gain: float, src: np.ndarray, item_load: np.ndarray,
+              table: np.ndarray, gpu_load: np.ndarray) -> None:
+    """Kernel of :func:`heubase.eplb.lean.rebalance_lean`'s replica lists, dealing and repack rounds (up to 16 packs).
+
+    Row by row, as the batch steps there do: the replicas of ``weight [B, E]``
+    with ``counts [B, E]`` listed in ``order [B, E]`` (:func:`layout_row`,
+    ``src`` and ``item_load [B, S]``), dealt onto ``num_packs`` packs
+    (:func:`deal_row` with ``spread`` and ``fixed``: ``table [B, S]``,
+    ``gpu_load [B, m]``); then, when ``k > 0`` and there are two packs or
+    more, up to ``rounds`` repack rounds: the moves of :func:`moves_row`,
+    the replicas sorted again (:func:`replica_order`, from the row's last
+    order) and dealt again, kept where the heaviest pack drops below ``(1 -
+    gain)`` times the kept one, else the row stops (its next round would
+    try the same moves). ``counts`` and ``order`` end as the kept ones.
+    """
+    batch, n = weight.shape
+    slots = src.shape[1]
+    m = num_packs
+    c = slots // m
+    keyed = n > 16 and 31 - INDEX_BITS(n) >= 16          # as order_desc
+    per, key = np.empty(n, np.float64), np.empty(n, np.int64)
+    moved, new_order, spare = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64)
+    changed = np.empty(n, np.bool_)
+    new_src, new_table = np.empty(slots, np.int64), np.empty(slots, np.int64)
+    new_item, new_load = np.empty(slots, np.float64), np.empty(m, np.float64)
+    switches = np.empty(fixed.shape[0] if fixed.shape[0] > 0 else 2 * spread + 1, np.int64)
+    deal_order, deal_load = np.empty(m, np.int64), np.empty(m, np.float64)
+    packs, kept = np.empty((c, m), np.int64), np.empty((c, m), np.int64)
+    kk = min(max(k, 0), m)
+    taken, receivers, picks = np.zeros(max(m, n), np.bool_), np.empty(kk, np.int64), np.empty(max(kk, 1), np.int64)
+    donor, rank, donor_key = np.empty(n, np.float64), np.empty(n, np.float64), np.empty(n, np.int64)
+    for b in range(batch):
+        for i in range(n):
+            per[i] = weight[b, i] / counts[b, i]
+        LAYOUT_ROW(order[b], per, counts[b], b * n, src[b], item_load[b])
+        DEAL_ROW(item_load[b], m, spread, fixed, table[b], gpu_load[b], switches, deal_order, deal_load, packs, kept)
+        if kk == 0 or m < 2:
+            continue
+        peak = ROW_PEAK(gpu_load[b])
+        for _ in range(rounds):
+            MOVES_ROW(table[b], gpu_load[b], src[b], weight[b], counts[b], n, kk, moved, taken, receivers, picks,
+                      donor, rank, donor_key)
+            for i in range(n):
+                per[i] = weight[b, i] / moved[i]
+                new_order[i] = order[b, i]
+                changed[i] = moved[i] != counts[b, i]
+            REPLICA_ORDER(per, new_order, key, keyed, changed, spare)
+            LAYOUT_ROW(new_order, per, moved, b * n, new_src, new_item)
+            DEAL_ROW(new_item, m, spread, fixed, new_table, new_load, switches, deal_order, deal_load, packs, kept)
+            new_peak = ROW_PEAK(new_load)
+            if not new_peak < peak * (1 - gain):
+                break
+            peak = new_peak
+            for i in range(n):        # (loops: numba's slice assignments cost more here)
+                counts[b, i], order[b, i] = moved[i], new_order[i]
+            for s in range(slots):
+                src[b, s], item_load[b, s], table[b, s] = new_src[s], new_item[s], new_table[s]
+            for j in range(m):
+                gpu_load[b, j] = new_load[j]
+
+
+# inlined from heubase.eplb.kernels
+PACK_ROWS = compile_kernel(pack_rows, "void(float64[:, ::1], int64[:, ::1], int64[:, ::1], int64, int64, int64[::1], "
+                                      "int64, int64, float64, int64[:, ::1], float64[:, ::1], int64[:, ::1], "
+                                      "float64[:, ::1])")
+
+
+# inlined from heubase.eplb.lean
+_floats = functools.partial(np.require, dtype=np.float64, requirements="CW")  # the kernels' dtypes (copies if not)
+
+
+# inlined from heubase.eplb.lean
+_ids = functools.partial(np.require, dtype=np.int64, requirements="CW")     # kernel arguments: C order, writable,
+
+
+# inlined from heubase.eplb.lean
+def _chosen_switches(switches: Optional[Sequence[int]], capacity: int) -> Optional[list[int]]:
+    """The distinct switches to deal, each clipped to ``[1, capacity]`` (None: the automatic switch)."""
+    return None if switches is None else sorted({min(max(int(h), 1), capacity) for h in switches}) or [capacity]
+
+
+# inlined from heubase.eplb.lean
+_LARGEST = 2 ** 62                                                           # counts and rounds passed to kernels
+
+
+# inlined from heubase.eplb.kernels
 def layout_rows(order: np.ndarray, per_replica: np.ndarray, counts: np.ndarray, src: np.ndarray,
                 item_load: np.ndarray) -> None:
     """Kernel of :func:`heubase.eplb.lean._replica_layout` after its sort: each row's replicas in ``order``.
@@ -340,30 +703,14 @@ def layout_rows(order: np.ndarray, per_replica: np.ndarray, counts: np.ndarray, 
     replica ``per_replica[b, e]``. Writes stop at ``S`` (counts are checked
     to sum to ``S`` before they get here).
     """
-    rows, n = order.shape
-    slots = src.shape[1]
-    for b in range(rows):
-        s = 0
-        for i in range(n):
-            e = order[b, i]
-            for _ in range(counts[b, e]):
-                if s < slots:
-                    src[b, s] = b * n + e
-                    item_load[b, s] = per_replica[b, e]
-                s += 1
+    n = order.shape[1]
+    for b in range(order.shape[0]):
+        LAYOUT_ROW(order[b], per_replica[b], counts[b], b * n, src[b], item_load[b])
 
 
 # inlined from heubase.eplb.kernels
 LAYOUT_ROWS = compile_kernel(layout_rows, "void(int64[:, ::1], float64[:, ::1], int64[:, ::1], int64[:, ::1], "
                                           "float64[:, ::1])")
-
-
-# inlined from heubase.eplb.lean
-_ids = functools.partial(np.require, dtype=np.int64, requirements="CW")     # kernel arguments: C order, writable,
-
-
-# inlined from heubase.eplb.lean
-_floats = functools.partial(np.require, dtype=np.float64, requirements="CW")  # the kernels' dtypes (copies if not)
 
 
 # inlined from heubase.eplb.lean
@@ -386,130 +733,35 @@ def _replica_layout(node_w: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray,
 
 
 # inlined from heubase.eplb.kernels
-def dealt_item(k: int, j: int, h: int, m: int, c: int) -> int:
-    """Rank of the item dealt as the ``j``-th of round ``k`` (``m`` packs, ``c`` rounds, switch ``h``): ``h`` rounds of
-    consecutive items, then strided tail rounds (:func:`heubase.eplb.fast.deal_schedules`)."""
-    return k * m + j if k < h else h * m + j * (c - h) + (k - h)
-
-
-# inlined from heubase.eplb.kernels
-DEALT_ITEM = compile_kernel(dealt_item, "int64(int64, int64, int64, int64, int64)")
-
-
-# inlined from heubase.eplb.kernels
-def deal_rows(ordered: np.ndarray, mean: np.ndarray, num_packs: int, spread: int, fixed: np.ndarray,
-              table: np.ndarray, loads: np.ndarray) -> None:
+def deal_rows(ordered: np.ndarray, num_packs: int, spread: int, fixed: np.ndarray, table: np.ndarray,
+              loads: np.ndarray) -> None:
     """Kernel of :func:`heubase.eplb.lean.deal_table` for up to 16 packs: ``table [B, n]``, ``loads [B, m]``.
 
-    ``ordered [B, n]`` rows sorted descending, ``mean [B]`` their means (the
-    automatic switch counts items above it), ``fixed`` the switches to try
-    (empty: the automatic switch ``± spread``). Round 0 puts item ``j`` on pack
+    ``ordered [B, n]`` rows sorted descending, ``fixed`` the switches to try
+    (empty: the automatic switch ``± spread``, centred on the items above the
+    row's mean, its items summed in order). Round 0 puts item ``j`` on pack
     ``j``; round ``k`` its ``j``-th heaviest item (strided tail rounds after
     the switch) on the ``j``-th lightest pack (equal loads: lower pack first).
     Every switch is dealt; a row keeps the one with the lightest heaviest pack
     (the first on ties). Entry ``p * c + k`` of ``table`` is the item dealt to
     pack ``p`` in round ``k``.
     """
-    batch, n = ordered.shape
     m = num_packs
-    c = n // m
-    count = fixed.shape[0] if fixed.shape[0] > 0 else 2 * spread + 1
-    switches = np.empty(count, np.int64)
-    order = np.empty(m, np.int64)
-    load = np.empty(m, np.float64)
-    packs = np.empty((c, m), np.int64)
-    kept = np.empty((c, m), np.int64)
-    for b in range(batch):
-        row = ordered[b]
-        careful = False               # loads can be NaN only where an item is not finite
-        for i in range(n):
-            if not np.isfinite(row[i]):
-                careful = True
-        if fixed.shape[0] > 0:
-            for v in range(count):
-                switches[v] = fixed[v]
-        else:
-            above = 0
-            for i in range(n):
-                if row[i] > mean[b]:
-                    above += 1
-            centre = (above + m - 1) // m
-            for v in range(count):
-                switches[v] = min(max(centre - spread + v, 1), c)
-        best_peak = np.inf
-        best_h = 1
-        for v in range(count):
-            h = switches[v]
-            for j in range(m):
-                load[j] = row[j]
-                packs[0, j] = j
-                order[j] = m - 1 - j
-            for k in range(1, c):
-                # packs by load ascending (equal loads: lower pack first): insertion sort starting from the
-                # previous round's order, which few packs leave (5 of 28 pairs out of order on 4 nodes x 8 GPUs)
-                for a in range(1, m):
-                    p = order[a]
-                    t = a - 1
-                    while t >= 0:
-                        q = order[t]
-                        if not careful:
-                            after = load[q] > load[p] or load[q] == load[p] and q > p
-                        elif np.isnan(load[q]) != np.isnan(load[p]):           # as numpy's argsort: NaN last
-                            after = np.isnan(load[q])
-                        else:
-                            after = load[q] > load[p] or (load[q] == load[p] or np.isnan(load[q])) and q > p
-                        if not after:
-                            break
-                        order[t + 1] = q
-                        t -= 1
-                    order[t + 1] = p
-                for j in range(m):
-                    p = order[j]
-                    packs[k, j] = p
-                    load[p] += row[DEALT_ITEM(k, j, h, m, c)]
-            peak = load[0]
-            for j in range(1, m):     # as numpy's max: NaN wins
-                if load[j] > peak or np.isnan(load[j]):
-                    peak = load[j]
-            if count == 1:            # one switch (the usual case): straight into the outputs, no copies
-                for j in range(m):
-                    loads[b, j] = load[j]
-                for k in range(c):
-                    for j in range(m):
-                        table[b, packs[k, j] * c + k] = DEALT_ITEM(k, j, h, m, c)
-            elif v == 0 or (peak < best_peak or np.isnan(peak)) and not np.isnan(best_peak):   # numpy's argmin:
-                best_peak, best_h = peak, h                                                 # first min or NaN
-                loads[b] = load
-                kept[:] = packs
-        if count == 1:
-            continue
-        h = best_h
-        for k in range(c):
-            for j in range(m):
-                table[b, kept[k, j] * c + k] = DEALT_ITEM(k, j, h, m, c)
+    c = ordered.shape[1] // m
+    switches = np.empty(fixed.shape[0] if fixed.shape[0] > 0 else 2 * spread + 1, np.int64)
+    order, load = np.empty(m, np.int64), np.empty(m, np.float64)
+    packs, kept = np.empty((c, m), np.int64), np.empty((c, m), np.int64)
+    for b in range(ordered.shape[0]):
+        DEAL_ROW(ordered[b], m, spread, fixed, table[b], loads[b], switches, order, load, packs, kept)
 
 
 # inlined from heubase.eplb.kernels
 # (where a helper failed to compile, a kernel calling it fails too, with a warning, and stays None)
-DEAL_ROWS = compile_kernel(deal_rows, "void(float64[:, ::1], float64[::1], int64, int64, int64[::1], int64[:, ::1], "
-                                      "float64[:, ::1])")
+DEAL_ROWS = compile_kernel(deal_rows, "void(float64[:, ::1], int64, int64, int64[::1], int64[:, ::1], float64[:, ::1])")
 
 
 # inlined from heubase.eplb.kernels
-def index_bits(n: int) -> int:
-    """Bits of an index below ``n``, at least 1: ``max(1, (n - 1).bit_length())``, as the numpy code's keys."""
-    bits, rest = 1, (n - 1) >> 1
-    while rest > 0:
-        bits, rest = bits + 1, rest >> 1
-    return bits
-
-
-# inlined from heubase.eplb.kernels
-INDEX_BITS = compile_kernel(index_bits, "int64(int64)")             # helpers first: the kernels below call them
-
-
-# inlined from heubase.eplb.kernels
-def deal_start(ordered: np.ndarray, mean: np.ndarray, scale: np.ndarray, num_packs: int, spread: int,
+def deal_start(ordered: np.ndarray, scale: np.ndarray, num_packs: int, spread: int,
                fixed: np.ndarray, switch: np.ndarray, load: np.ndarray, keys: np.ndarray) -> None:
     """First step of the round-major dealing (more than 16 packs; see :func:`deal_round`), on ``B * V`` rows.
 
@@ -526,9 +778,13 @@ def deal_start(ordered: np.ndarray, mean: np.ndarray, scale: np.ndarray, num_pac
     for b in range(batch):
         centre = 0
         if fixed.shape[0] == 0:
+            total = 0.0
+            for i in range(n):
+                total += ordered[b, i]
+            mean = total / n          # as deal_row's
             above = 0
             for i in range(n):
-                if ordered[b, i] > mean[b]:
+                if ordered[b, i] > mean:
                     above += 1
             centre = (above + m - 1) // m
         for v in range(count):
@@ -540,7 +796,7 @@ def deal_start(ordered: np.ndarray, mean: np.ndarray, scale: np.ndarray, num_pac
 
 
 # inlined from heubase.eplb.kernels
-DEAL_START = compile_kernel(deal_start, "void(float64[:, ::1], float64[::1], float64[::1], int64, int64, int64[::1], "
+DEAL_START = compile_kernel(deal_start, "void(float64[:, ::1], float64[::1], int64, int64, int64[::1], "
                                         "int64[::1], float64[:, ::1], int32[:, ::1])")
 
 
@@ -590,10 +846,7 @@ def deal_end(switch: np.ndarray, load: np.ndarray, packs: np.ndarray, table: np.
     for b in range(batch):
         best, best_peak = b * count, np.inf
         for r in range(b * count, (b + 1) * count):
-            peak = load[r, 0]
-            for j in range(1, m):     # as numpy's max: NaN wins
-                if load[r, j] > peak or np.isnan(load[r, j]):
-                    peak = load[r, j]
+            peak = ROW_PEAK(load[r])
             if r == b * count or (peak < best_peak or np.isnan(peak)) and not np.isnan(best_peak):
                 best, best_peak = r, peak                               # numpy's argmin: first min or NaN
         h = switch[best]
@@ -646,28 +899,28 @@ def deal_table(ordered: np.ndarray, num_packs: int, switches: Optional[Sequence[
     """
     batch, items = ordered.shape
     capacity = items // num_packs
-    chosen = None if switches is None else sorted({min(max(int(h), 1), capacity) for h in switches}) or [capacity]
+    chosen = _chosen_switches(switches, capacity)
     if (None not in (DEAL_ROWS, DEAL_START, DEAL_ROUND, DEAL_END) and ordered.dtype == np.float64 and batch
             and capacity and items == capacity * num_packs):                 # compiled: same tables
         table, load = np.empty((batch, items), dtype=np.int64), np.empty((batch, num_packs))
         fixed = np.array(chosen or [], dtype=np.int64)
         ordered, spread = _floats(ordered), max(0, min(int(spread), capacity))
         if num_packs <= 16:
-            DEAL_ROWS(ordered, ordered.mean(1), num_packs, spread, fixed, table, load)
+            DEAL_ROWS(ordered, num_packs, spread, fixed, table, load)
             return table, load
         rows = batch * (fixed.shape[0] or 2 * spread + 1)          # many packs: numpy sorts, kernels deal
         switch, loads, keys = np.empty(rows, np.int64), np.empty((rows, num_packs)), \
             np.empty((rows, num_packs), np.int32)
         packs = np.empty((rows, capacity, num_packs), dtype=np.int64)
         scale = key_scale(ordered.sum(1), max(1, (num_packs - 1).bit_length()))
-        DEAL_START(ordered, ordered.mean(1), scale, num_packs, spread, fixed, switch, loads, keys)
+        DEAL_START(ordered, scale, num_packs, spread, fixed, switch, loads, keys)
         for k in range(1, capacity):
             keys.sort(axis=1)
             DEAL_ROUND(ordered, switch, scale, k, keys, loads, packs)
         DEAL_END(switch, loads, packs, table, load)
         return table, load
-    if switches is None:
-        above = np.count_nonzero(ordered > ordered.mean(1, keepdims=True), axis=1)
+    if switches is None:                     # items above the row's mean, summed in order as the kernels do
+        above = np.count_nonzero(ordered > np.cumsum(ordered, axis=1)[:, -1:] / items, axis=1)
         centre = (above[:, None] + num_packs - 1) // num_packs
         hs = np.minimum(np.maximum(centre + np.arange(-spread, spread + 1) if spread else centre, 1), capacity)
     else:
@@ -700,65 +953,12 @@ def repack_moves(table: np.ndarray, load: np.ndarray, src: np.ndarray, weight: n
     """
     batch, m = load.shape
     n = weight.shape[1]
-    capacity = table.shape[1] // m
     kk = min(max(k, 0), m)
-    moves = min(kk, n)
-    bits = INDEX_BITS(n)                               # as descending_keys: index bits, then value bits
-    value_bits = 31 - bits
-    keyed = n > 16 and value_bits >= 16
-    top_key = (1 << value_bits) - 1
-    taken = np.zeros(max(m, n), np.bool_)
-    receivers = np.empty(kk, np.int64)
-    picks = np.empty(max(kk, 1), np.int64)
-    donor = np.empty(n, np.float64)
-    rank = np.empty(n, np.float64)
-    key = np.empty(n, np.int64)
+    taken, receivers, picks = np.zeros(max(m, n), np.bool_), np.empty(kk, np.int64), np.empty(max(kk, 1), np.int64)
+    donor, rank, key = np.empty(n, np.float64), np.empty(n, np.float64), np.empty(n, np.int64)
     for b in range(batch):
-        for i in range(n):
-            moved[b, i] = counts[b, i]
-        taken[:] = False
-        for q in range(kk):
-            best = -1
-            for p in range(m):
-                if not taken[p] and (best < 0 or load[b, p] > load[b, best]):
-                    best = p
-            taken[best] = True
-            first = table[b, best * capacity]
-            for j in range(1, capacity):
-                first = min(first, table[b, best * capacity + j])
-            receivers[q] = src[b, first] % experts
-        if moves == 0:
-            continue
-        for i in range(n):
-            donor[i] = weight[b, i] / max(counts[b, i] - 1, 1) if counts[b, i] > 1 else np.inf
-        for q in range(kk):
-            donor[receivers[q]] = np.inf
-        top = 0.0
-        for i in range(n):
-            if np.isfinite(donor[i]):
-                top = max(top, donor[i])
-        peak = 0.0
-        for i in range(n):
-            rank[i] = (2 * top - donor[i] if top > 0 else 1.0) if np.isfinite(donor[i]) else 0.0
-            peak = max(peak, rank[i])
-        scale = top_key / max(peak, 1e-300)
-        if keyed:
-            for i in range(n):
-                key[i] = ((top_key - np.int64(np.int32(rank[i] * scale))) << bits) | i
-        found = 0                                      # the donors in order: smallest keys (keyed) or largest
-        for i in range(n):                             # ranks, lower index first; one pass, a sorted short list
-            t = found
-            while t > 0 and (key[i] < key[picks[t - 1]] if keyed else rank[i] > rank[picks[t - 1]]):
-                if t < moves:
-                    picks[t] = picks[t - 1]
-                t -= 1
-            if t < moves:
-                picks[t] = i
-                found = min(found + 1, moves)
-        for q in range(moves):
-            if np.isfinite(donor[picks[q]]):
-                moved[b, receivers[q]] += 1
-                moved[b, picks[q]] -= 1
+        MOVES_ROW(table[b], load[b], src[b], weight[b], counts[b], experts, k, moved[b], taken, receivers, picks,
+                  donor, rank, key)
 
 
 # inlined from heubase.eplb.kernels
@@ -817,6 +1017,33 @@ def hot_pack_experts(table: np.ndarray, load: np.ndarray, src: np.ndarray, exper
     top = np.argsort(-load, axis=1, kind="stable")[:, :k]                        # heaviest first, then lower index
     heaviest = np.take_along_axis(table.reshape(batch, m, capacity), top[:, :, None], 1).min(2)   # [B, k] ranks
     return np.take_along_axis(src, heaviest, 1) % experts
+
+
+# inlined from heubase.eplb.lean
+def _repack_rounds(node_w: np.ndarray, counts: np.ndarray, src: np.ndarray, item_load: np.ndarray, table: np.ndarray,
+                   gpu_load: np.ndarray, node_experts: int, gpus: int, switches: Optional[Sequence[int]], spread: int,
+                   repack: int, repack_rounds: int, repack_gain: float) -> tuple[np.ndarray, ...]:
+    """The repack rounds of :func:`rebalance_lean` on all rows at once: ``(counts, src, item_load, table, gpu_load)``."""
+    peak = gpu_load.max(1)
+    for _ in range(repack_rounds):
+        if REPACK_MOVES is not None:
+            moved = np.empty(counts.shape, dtype=np.int64)
+            REPACK_MOVES(_ids(table), _floats(gpu_load), _ids(src), _floats(node_w), _ids(counts), node_experts,
+                         min(int(repack), gpus), moved)
+        else:
+            moved = move_replicas(node_w, counts, hot_pack_experts(table, gpu_load, src, node_experts, repack))
+        layout = _replica_layout(node_w, moved)
+        new_table, new_load = deal_table(layout[1], gpus, switches, spread)
+        new_peak = new_load.max(1)
+        better = new_peak < peak * (1 - repack_gain)
+        if not better.any():
+            break
+        keep = better[:, None]
+        counts, table, gpu_load = np.where(keep, moved, counts), np.where(keep, new_table, table), \
+            np.where(keep, new_load, gpu_load)
+        src, item_load = np.where(keep, layout[0], src), np.where(keep, layout[1], item_load)
+        peak = np.where(better, new_peak, peak)
+    return counts, src, item_load, table, gpu_load
 
 
 # inlined from heubase.eplb.kernels
@@ -968,10 +1195,6 @@ def finish_rows(src: np.ndarray, item_load: np.ndarray, table: np.ndarray, gpu_l
 FINISH_ROWS = compile_kernel(finish_rows, "void(int64[:, ::1], float64[:, ::1], int64[:, ::1], float64[:, ::1], "
                                           "int64[::1], int64, int64, int64, int64, float64, boolean, int64, "
                                           "int64[:, ::1], int64[:, :, ::1])")
-
-
-# inlined from heubase.eplb.lean
-_LARGEST = 2 ** 62                                                           # counts and rounds passed to kernels
 
 
 # inlined from heubase.eplb.lean
@@ -1144,30 +1367,22 @@ def rebalance_lean(weight: torch.Tensor, num_replicas: int, num_groups: int, num
         node_t = torch.from_numpy(node_w.copy())                  # the replicator cannot change the loads planned on
         counts = checked_counts(replicate(node_t, node_slots), node_t, node_slots,
                                 getattr(replicate, "__name__", "replicate")).numpy()
-    src, item_load = _replica_layout(node_w, counts)               # [rows, node_slots] each
-
-    # 3. replicas -> GPUs: table[b, g * per_gpu + k] = replica (index into node b's list) in slot k of GPU g
-    table, gpu_load = deal_table(item_load, gpus, switches, spread)
-    if repack > 0 and gpus > 1:
-        peak = gpu_load.max(1)
-        for _ in range(repack_rounds):
-            if REPACK_MOVES is not None:
-                moved = np.empty(counts.shape, dtype=np.int64)
-                REPACK_MOVES(_ids(table), _floats(gpu_load), _ids(src), _floats(node_w), _ids(counts), node_experts,
-                             min(int(repack), gpus), moved)
-            else:
-                moved = move_replicas(node_w, counts, hot_pack_experts(table, gpu_load, src, node_experts, repack))
-            layout = _replica_layout(node_w, moved)
-            new_table, new_load = deal_table(layout[1], gpus, switches, spread)
-            new_peak = new_load.max(1)
-            better = new_peak < peak * (1 - repack_gain)
-            if not better.any():
-                break
-            keep = better[:, None]
-            counts, table, gpu_load = np.where(keep, moved, counts), np.where(keep, new_table, table), \
-                np.where(keep, new_load, gpu_load)
-            src, item_load = np.where(keep, layout[0], src), np.where(keep, layout[1], item_load)
-            peak = np.where(better, new_peak, peak)
+    if PACK_ROWS is not None and gpus <= 16 and rows:                 # 2.-3. compiled, row by row: same tables
+        counts = np.array(counts, dtype=np.int64, order="C")          # the repack rounds update it in place
+        src, table = np.empty((rows, node_slots), dtype=np.int64), np.empty((rows, node_slots), dtype=np.int64)
+        item_load, gpu_load = np.empty((rows, node_slots)), np.empty((rows, gpus))
+        PACK_ROWS(_floats(node_w), counts, _ids(order_desc(node_w / counts)), gpus,
+                  max(0, min(int(spread), per_gpu)), np.array(_chosen_switches(switches, per_gpu) or [], np.int64),
+                  min(int(repack), gpus) if repack > 0 and gpus > 1 else 0, max(0, min(int(repack_rounds), _LARGEST)),
+                  float(repack_gain), src, item_load, table, gpu_load)
+    else:
+        src, item_load = _replica_layout(node_w, counts)           # [rows, node_slots] each
+        # 3. replicas -> GPUs: table[b, g * per_gpu + k] = replica (index into node b's list) in slot k of GPU g
+        table, gpu_load = deal_table(item_load, gpus, switches, spread)
+        if repack > 0 and gpus > 1:
+            counts, src, item_load, table, gpu_load = _repack_rounds(node_w, counts, src, item_load, table, gpu_load,
+                                                                     node_experts, gpus, switches, spread, repack,
+                                                                     repack_rounds, repack_gain)
     if members is None:
         logcnt = counts
     else:
