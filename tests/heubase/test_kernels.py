@@ -236,6 +236,26 @@ def test_rows_of_up_to_16_gpus_take_the_fused_kernel(monkeypatch):
     assert calls == [8]
 
 
+def test_repack_rounds_skipped_by_the_bounds_plan_as_the_batch_code(numpy_only):
+    # level rows (the mean bound stops them), one dominant expert (the heaviest replica stops them), rows at
+    # the bounds' edge, and traffic: the fused kernel skips rounds that could not pass, with the same plans
+    rng = np.random.default_rng(7)
+    level = np.full((4, 64), 3.0)
+    dominant = rng.random((4, 64))
+    dominant[:, 5] = 500.0
+    edge = np.ones((4, 64))
+    edge[:, :8] = 1.0 + rng.random((4, 8)) * 0.05
+    traffic = odd_shape_loads(64, 72)[:4].numpy()
+    for loads in (level, dominant, edge, traffic):
+        weight = torch.from_numpy(np.concatenate([loads] * 2))
+        for settings in (dict(repack=4, repack_rounds=3), dict(repack=8, repack_rounds=2, repack_gain=0.0),
+                         dict(repack=2, repack_gain=0.2), dict(repack=3, repack_gain=-0.1)):
+            plan = lean.rebalance_lean(weight, 72, 4, 1, 8, **settings)
+            with numpy_only:
+                want = lean.rebalance_lean(weight, 72, 4, 1, 8, **settings)
+            assert all(torch.equal(a, b) for a, b in zip(plan, want)), settings
+
+
 def test_kernels_take_float32_and_strided_loads(numpy_only):
     weight = torch.from_numpy(np.random.default_rng(9).random((64, 12)) ** 3).T        # [12, 64], not contiguous
     for w in (weight, weight.float()):
