@@ -621,7 +621,10 @@ def pack_rows(weight: np.ndarray, counts: np.ndarray, order: np.ndarray, num_pac
     the replicas sorted again (:func:`replica_order`, from the row's last
     order) and dealt again, kept where the heaviest pack drops below ``(1 -
     gain)`` times the kept one, else the row stops (its next round would
-    try the same moves). ``counts`` and ``order`` end as the kept ones.
+    try the same moves). A round is not dealt where no packing could pass:
+    the mean pack load (less a margin far above rounding) or the heaviest
+    replica is already at the target. ``counts`` and ``order`` end as the
+    kept ones.
     """
     batch, n = weight.shape
     slots = src.shape[1]
@@ -647,18 +650,29 @@ def pack_rows(weight: np.ndarray, counts: np.ndarray, order: np.ndarray, num_pac
         if kk == 0 or m < 2:
             continue
         peak = ROW_PEAK(gpu_load[b])
+        total = 0.0
+        for i in range(n):
+            total += weight[b, i]
+        floor = total / m * (1 - 1e-9)       # no packing of the row has a lighter heaviest pack (rounding aside)
         for _ in range(rounds):
+            target = peak * (1 - gain)
+            if floor >= target:               # a round could not pass the test below: the batch code's result
+                break
             MOVES_ROW(table[b], gpu_load[b], src[b], weight[b], counts[b], n, kk, moved, taken, receivers, picks,
                       donor, rank, donor_key)
+            heaviest = 0.0
             for i in range(n):
                 per[i] = weight[b, i] / moved[i]
+                heaviest = max(heaviest, per[i])
                 new_order[i] = order[b, i]
                 changed[i] = moved[i] != counts[b, i]
+            if heaviest >= target:            # the pack of the heaviest replica alone fails the test
+                break
             REPLICA_ORDER(per, new_order, key, keyed, changed, spare)
             LAYOUT_ROW(new_order, per, moved, b * n, new_src, new_item)
             DEAL_ROW(new_item, m, spread, fixed, new_table, new_load, switches, deal_order, deal_load, packs, kept)
             new_peak = ROW_PEAK(new_load)
-            if not new_peak < peak * (1 - gain):
+            if not new_peak < target:
                 break
             peak = new_peak
             for i in range(n):        # (loops: numba's slice assignments cost more here)
