@@ -463,7 +463,8 @@ def swap_rows(table_w: np.ndarray, table: np.ndarray, rounds: int, near: float, 
 
 def finish_rows(src: np.ndarray, item_load: np.ndarray, table: np.ndarray, gpu_load: np.ndarray,
                 members: np.ndarray, node_experts: int, nodes: int, gpus: int, rounds: int, near: float,
-                use_near: bool, pairs: int, phy2log: np.ndarray, log2phy: np.ndarray) -> None:
+                use_near: bool, pairs: int, counts: np.ndarray, phy2log: np.ndarray, log2phy: np.ndarray,
+                logcnt: np.ndarray) -> None:
     """Kernel of the end of :func:`heubase.eplb.lean.rebalance_lean`: swaps, then the DeepSeek triple's tables.
 
     Row ``b`` (layer ``b // nodes``, node ``b % nodes``) lists its replicas in
@@ -474,8 +475,10 @@ def finish_rows(src: np.ndarray, item_load: np.ndarray, table: np.ndarray, gpu_l
     ``rounds`` of :func:`swap_row` (slack from the largest replica load of all
     rows) rearrange ``table``; then ``phy2log [L, R]`` gets each slot's expert
     (global id: ``members[src]``, or ``src % node_experts`` when ``members``
-    is empty) and ``log2phy [L, E, X]`` (filled with -1) each replica's slot,
-    replica ``r`` of an expert in column ``r``.
+    is empty) and ``log2phy [L, E, X]`` each replica's slot, replica ``r`` of
+    an expert in column ``r`` (-1 past its count); with ``members``, ``logcnt
+    [L, E]`` gets the counts ``counts [B, node_experts]`` of each node's
+    experts (without, the caller uses ``counts`` itself).
     """
     batch, slots = src.shape
     per_gpu = slots // gpus
@@ -503,6 +506,11 @@ def finish_rows(src: np.ndarray, item_load: np.ndarray, table: np.ndarray, gpu_l
             SWAP_ROW(table_w, row.reshape((gpus, per_gpu)), rounds, near, use_near, pairs, gpu_load[b], True, slack,
                      work, marks)
         layer, first = b // nodes, (b % nodes) * slots
+        if b % nodes == 0:
+            log2phy[layer] = -1
+        if members.shape[0] > 0:
+            for e in range(node_experts):
+                logcnt[layer, members[b * node_experts + e]] = counts[b, e]
         for s in range(slots):
             replica = row[s]
             flat = src[b, replica]
@@ -671,6 +679,69 @@ def pack_rows(weight: np.ndarray, counts: np.ndarray, order: np.ndarray, num_pac
                 gpu_load[b, j] = new_load[j]
 
 
+def node_rows(w: np.ndarray, groups: int, nodes: int, members: np.ndarray, node_w: np.ndarray) -> None:
+    """Kernel of :func:`heubase.eplb.lean._groups_to_nodes` with one or two groups per node, and the gather after it.
+
+    Per layer of ``w [L, E]`` the ``groups`` consecutive expert groups are
+    ranked by load (their experts summed in order; largest first, ties to the
+    lower index); with one group per node node ``j`` gets
+    the ``j``-th, with two the ``j``-th and the ``(2 * nodes - 1 - j)``-th.
+    Row ``l * nodes + j`` of ``members`` gets the global ids of node ``j``'s
+    experts, group by group, and ``node_w`` their loads.
+    """
+    layers = w.shape[0]
+    size = w.shape[1] // groups
+    per_node = groups // nodes
+    order, group_load = np.empty(groups, np.int64), np.empty(groups, np.float64)
+    for layer in range(layers):
+        for a in range(groups):
+            total = w[layer, a * size]
+            for t in range(1, size):
+                total += w[layer, a * size + t]
+            group_load[a] = total
+        for a in range(groups):                    # insertion sort: largest first, ties to the lower index
+            t = a - 1
+            while t >= 0 and group_load[order[t]] < group_load[a]:
+                order[t + 1] = order[t]
+                t -= 1
+            order[t + 1] = a
+        for j in range(nodes):
+            b = layer * nodes + j
+            for p in range(per_node):
+                group = order[j] if p == 0 else order[2 * nodes - 1 - j]
+                for t in range(size):
+                    members[b, p * size + t] = group * size + t
+                    node_w[b, p * size + t] = w[layer, group * size + t]
+
+
+def hedge_rows(weight: np.ndarray, smoothing: float, shrink: bool, floor: float, raise_low: bool,
+               out: np.ndarray) -> None:
+    """Kernel of :mod:`heubase.eplb.hedge`: per row of ``weight [B, n]``, loads below 0 set to 0 (NaN stays),
+    then (``shrink``) ``(1 - smoothing) * w + smoothing * mean``, then (``raise_low``) at least ``floor *
+    mean`` (NaN wins, as ``torch.maximum``); each mean is the row's current loads summed in order, over ``n``."""
+    batch, n = weight.shape
+    for b in range(batch):
+        total = 0.0
+        for i in range(n):
+            v = weight[b, i]
+            if v < 0:
+                v = 0.0
+            out[b, i] = v
+            total += v
+        if shrink:
+            mean = total / n
+            total = 0.0
+            for i in range(n):
+                v = (1.0 - smoothing) * out[b, i] + smoothing * mean
+                out[b, i] = v
+                total += v
+        if raise_low:
+            low = floor * (total / n)
+            for i in range(n):
+                if out[b, i] < low or np.isnan(low):
+                    out[b, i] = low
+
+
 INDEX_BITS = compile_kernel(index_bits, "int64(int64)")             # helpers first: the kernels below call them
 DEALT_ITEM = compile_kernel(dealt_item, "int64(int64, int64, int64, int64, int64)")
 ROW_PEAK = compile_kernel(row_peak, "float64(float64[::1])")
@@ -690,7 +761,7 @@ SWAP_ROWS = compile_kernel(swap_rows, "void(float64[:, :, ::1], int64[:, :, ::1]
                                       "float64[:, ::1], boolean)")
 FINISH_ROWS = compile_kernel(finish_rows, "void(int64[:, ::1], float64[:, ::1], int64[:, ::1], float64[:, ::1], "
                                           "int64[::1], int64, int64, int64, int64, float64, boolean, int64, "
-                                          "int64[:, ::1], int64[:, :, ::1])")
+                                          "int64[:, ::1], int64[:, ::1], int64[:, :, ::1], int64[:, ::1])")
 REPACK_MOVES = compile_kernel(repack_moves, "void(int64[:, ::1], float64[:, ::1], int64[:, ::1], float64[:, ::1], "
                                             "int64[:, ::1], int64, int64, int64[:, ::1])")
 PACK_ROWS = compile_kernel(pack_rows, "void(float64[:, ::1], int64[:, ::1], int64[:, ::1], int64, int64, int64[::1], "
@@ -703,3 +774,5 @@ DEAL_ROUND = compile_kernel(deal_round, "void(float64[:, ::1], int64[::1], float
 DEAL_END = compile_kernel(deal_end, "void(int64[::1], float64[:, ::1], int64[:, :, ::1], int64[:, ::1], float64[:, ::1])")
 LAYOUT_ROWS = compile_kernel(layout_rows, "void(int64[:, ::1], float64[:, ::1], int64[:, ::1], int64[:, ::1], "
                                           "float64[:, ::1])")
+HEDGE_ROWS = compile_kernel(hedge_rows, "void(float64[:, ::1], float64, boolean, float64, boolean, float64[:, ::1])")
+NODE_ROWS = compile_kernel(node_rows, "void(float64[:, ::1], int64, int64, int64[:, ::1], float64[:, ::1])")

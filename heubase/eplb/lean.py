@@ -33,8 +33,8 @@ import torch
 
 from heubase.eplb.fast import deal_schedules
 from heubase.eplb.hierarchical import check_cluster, is_hierarchical
-from heubase.eplb.kernels import (DEAL_END, DEAL_ROUND, DEAL_ROWS, DEAL_START, FINISH_ROWS, LAYOUT_ROWS, PACK_ROWS,
-                                  REPACK_MOVES, SWAP_ROWS)
+from heubase.eplb.kernels import (DEAL_END, DEAL_ROUND, DEAL_ROWS, DEAL_START, FINISH_ROWS, LAYOUT_ROWS, NODE_ROWS,
+                                  PACK_ROWS, REPACK_MOVES, SWAP_ROWS)
 from heubase.eplb.plan import checked_counts, numpy_loads
 from heubase.eplb.replicate import KEY_BITS, move_replicas, order_desc, proportional_shares
 
@@ -229,12 +229,29 @@ def swap_rounds_np(table_w: np.ndarray, table: np.ndarray, rounds: int = 1, near
             column[there] = held
 
 
+def _node_rows(w: np.ndarray, num_groups: int, nodes: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(members, node_w)``: :func:`_groups_to_nodes` and every node's loads ``[L * nodes, E / nodes]``."""
+    layers, experts = w.shape
+    if NODE_ROWS is not None and num_groups // nodes <= 2 and nodes <= num_groups <= min(experts, 16):  # compiled
+        members, node_w = np.empty((layers * nodes, experts // nodes), np.int64), np.empty((layers * nodes,
+                                                                                            experts // nodes))
+        NODE_ROWS(_floats(w), num_groups, nodes, members, node_w)
+        return members, node_w
+    members = _groups_to_nodes(w, num_groups, nodes)
+    return members, np.take(w, members + _row_offsets(layers, experts, nodes))
+
+
+def _group_loads(w: np.ndarray, num_groups: int) -> np.ndarray:
+    """``[L, G]`` load of every expert group, its experts summed in order (as the kernels do)."""
+    return np.ascontiguousarray(np.cumsum(w.reshape(w.shape[0], num_groups, -1), axis=2)[..., -1])
+
+
 def _groups_to_nodes(w: np.ndarray, num_groups: int, nodes: int) -> np.ndarray:
     """``[L * nodes, E / nodes]`` global expert ids of every node, whole groups per node, group loads levelled."""
     layers, experts = w.shape
     size = experts // num_groups
     per_node = num_groups // nodes
-    group_load = w.reshape(layers, num_groups, size).sum(2)
+    group_load = _group_loads(w, num_groups)
     order = order_desc(group_load)
     if per_node == 1:
         by_node = order
@@ -361,8 +378,7 @@ def rebalance_lean(weight: torch.Tensor, num_replicas: int, num_groups: int, num
     per_gpu = node_slots // gpus
 
     # 1. groups -> nodes: members[b] = global ids of node b's experts (row b = layer * nodes + node)
-    members = _groups_to_nodes(w, num_groups, nodes) if nodes > 1 else None
-    node_w = w if members is None else np.take(w, members + _row_offsets(layers, experts, nodes))
+    members, node_w = _node_rows(w, num_groups, nodes) if nodes > 1 else (None, w)
 
     # 2. replica counts; replicas listed by load per replica, heaviest first
     if replicate is None:
@@ -387,22 +403,23 @@ def rebalance_lean(weight: torch.Tensor, num_replicas: int, num_groups: int, num
             counts, src, item_load, table, gpu_load = _repack_rounds(node_w, counts, src, item_load, table, gpu_load,
                                                                      node_experts, gpus, switches, spread, repack,
                                                                      repack_rounds, repack_gain)
+    width = int(counts.max())
+    rounds = refine_rounds if refine_rounds > 0 and gpus > 1 and per_gpu > 1 else 0
+    if FINISH_ROWS is not None:                                    # 4. swaps and the DeepSeek triple, compiled
+        counts = _ids(counts)
+        phy2log, log2phy = np.empty((layers, num_replicas), np.int64), np.empty((layers, experts, width), np.int64)
+        logcnt = counts if members is None else np.empty((layers, experts), np.int64)
+        FINISH_ROWS(_ids(src), _floats(item_load), _ids(table), _floats(gpu_load),
+                    _ids(np.empty(0) if members is None else members.reshape(-1)), node_experts, nodes, gpus,
+                    min(rounds, _LARGEST), 0.0 if near is None else float(near), near is not None,
+                    max(1, min(int(pairs), gpus // 2)), counts, phy2log, log2phy, logcnt)
+        return torch.from_numpy(phy2log), torch.from_numpy(log2phy), torch.from_numpy(logcnt)
     if members is None:
         logcnt = counts
     else:
         logcnt = np.empty(layers * experts, dtype=np.int64)
         logcnt[members + _row_offsets(layers, experts, nodes)] = counts
         logcnt = logcnt.reshape(layers, experts)
-    width = int(counts.max())
-    rounds = refine_rounds if refine_rounds > 0 and gpus > 1 and per_gpu > 1 else 0
-    if FINISH_ROWS is not None:                                    # 4. swaps and the DeepSeek triple, compiled
-        phy2log = np.empty((layers, num_replicas), dtype=np.int64)
-        log2phy = np.full((layers, experts, width), -1, dtype=np.int64)
-        FINISH_ROWS(_ids(src), _floats(item_load), _ids(table), _floats(gpu_load),
-                    _ids(np.empty(0) if members is None else members.reshape(-1)), node_experts, nodes, gpus,
-                    min(rounds, _LARGEST), 0.0 if near is None else float(near), near is not None,
-                    max(1, min(int(pairs), gpus // 2)), phy2log, log2phy)
-        return torch.from_numpy(phy2log), torch.from_numpy(log2phy), torch.from_numpy(logcnt)
     src = src.reshape(-1)
     item_rank = _replica_ranks(src)
     item_expert = src % node_experts if members is None else members.reshape(-1)[src]

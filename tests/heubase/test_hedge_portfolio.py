@@ -6,6 +6,7 @@ import time
 import pytest
 import torch
 
+from heubase.eplb import hedge
 from heubase.eplb.hedge import hedge_loads, raise_floor, shrink_to_mean, temper_loads
 from heubase.eplb.pack import pack_lpt
 from heubase.eplb.plan import pack_loads, pack_sizes
@@ -61,3 +62,25 @@ def test_best_packing_picks_per_row():
     bad = torch.tensor([[0, 1, 0, 1], [0, 1, 0, 1]])
     chosen = best_packing(weights, [bad, good], 2)
     assert torch.equal(chosen, good)
+
+
+@pytest.mark.skipif(hedge.HEDGE_ROWS is None, reason="numba is not installed")
+@pytest.mark.parametrize("transform, kwargs", [(shrink_to_mean, {"smoothing": 0.3}), (shrink_to_mean, {"smoothing": 0}),
+                                               (raise_floor, {"floor": 0.2}), (hedge_loads, {}),
+                                               (hedge_loads, {"smoothing": 2.0, "floor": -1.0})])
+def test_the_compiled_pass_is_the_torch_code(monkeypatch, transform, kwargs):
+    gen = torch.Generator().manual_seed(3)
+    loads = [(1000 * torch.rand(7, 256, generator=gen) ** 4).round(), torch.rand(5, 9, generator=gen) - 0.3,
+             torch.tensor([[1.0, float("nan"), 3.0], [float("inf"), 1.0, 0.0], [-2.0, 0.0, 0.0]]),
+             torch.randint(0, 50, (4, 6), generator=gen), torch.rand(3, 8, dtype=torch.float32, generator=gen)]
+    for weight in loads:
+        fast = transform(weight, **kwargs)
+        with monkeypatch.context() as patch:
+            patch.setattr(hedge, "HEDGE_ROWS", None)
+            want = transform(weight, **kwargs)
+        assert fast.dtype == want.dtype == torch.float64 and fast.shape == want.shape
+        assert torch.equal(torch.isnan(fast), torch.isnan(want)) and torch.equal(torch.isinf(fast), torch.isinf(want))
+        finite = torch.isfinite(want)
+        assert torch.allclose(fast[finite], want[finite], rtol=1e-12, atol=0), (transform.__name__, weight)
+    strided = loads[0].t()                                   # not contiguous: copied, same result
+    assert torch.allclose(transform(strided, **kwargs), transform(strided.contiguous(), **kwargs), rtol=0, atol=0)

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def numpy_only(monkeypatch):
     """Run the numpy code of lean (kernels switched off) inside the ``with`` block."""
-    names = ("DEAL_ROWS", "SWAP_ROWS", "FINISH_ROWS", "REPACK_MOVES", "LAYOUT_ROWS", "PACK_ROWS")
+    names = ("DEAL_ROWS", "SWAP_ROWS", "FINISH_ROWS", "REPACK_MOVES", "LAYOUT_ROWS", "PACK_ROWS", "NODE_ROWS")
 
     class Switch:
         def __enter__(self):
@@ -254,6 +254,22 @@ def test_repack_rounds_skipped_by_the_bounds_plan_as_the_batch_code(numpy_only):
             with numpy_only:
                 want = lean.rebalance_lean(weight, 72, 4, 1, 8, **settings)
             assert all(torch.equal(a, b) for a, b in zip(plan, want)), settings
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_node_rows_kernel_is_groups_to_nodes_then_the_gather(seed):
+    rng = np.random.default_rng(400 + seed)
+    for groups, nodes in [(2, 1), (2, 2), (4, 2), (8, 4), (8, 8), (16, 8), (6, 3), (12, 12)]:
+        for ties in (False, True):
+            size = int(rng.integers(1, 9))
+            w = rng.random((int(rng.integers(1, 6)), groups * size)) ** 3
+            if ties:
+                w = np.round(w * 3) / 3                              # equal group loads, idle groups
+                w[0] = 0.0
+            members, node_w = lean._node_rows(w, groups, nodes)
+            want = lean._groups_to_nodes(w, groups, nodes)
+            assert np.array_equal(members, want), (groups, nodes, ties)
+            assert np.array_equal(node_w, np.take(w, want + lean._row_offsets(w.shape[0], w.shape[1], nodes)))
 
 
 def test_kernels_take_float32_and_strided_loads(numpy_only):
