@@ -714,6 +714,72 @@ def node_rows(w: np.ndarray, groups: int, nodes: int, members: np.ndarray, node_
                     node_w[b, p * size + t] = w[layer, group * size + t]
 
 
+def kth_smallest(values: np.ndarray, k: int) -> int:
+    """The ``k``-th smallest (from 0) of the distinct ``values`` (reordered in place): quickselect."""
+    lo, hi = 0, values.shape[0] - 1
+    while hi > lo:
+        a, b, c = values[lo], values[(lo + hi) // 2], values[hi]
+        pivot = max(min(a, b), min(max(a, b), c))                       # median of three
+        i, j = lo, hi
+        while i <= j:
+            while values[i] < pivot:
+                i += 1
+            while values[j] > pivot:
+                j -= 1
+            if i <= j:
+                values[i], values[j] = values[j], values[i]
+                i += 1
+                j -= 1
+        if k <= j:
+            hi = j
+        elif k >= i:
+            lo = i
+        else:
+            return values[k]
+    return values[lo]
+
+
+def share_rows(weight: np.ndarray, extra: int, counts: np.ndarray) -> bool:
+    """Kernel of :func:`heubase.eplb.replicate.proportional_shares` (power 1): ``counts [B, n]`` from ``weight``.
+
+    Per row: the quotas ``w * extra / total`` (total summed in order), one
+    slot plus each whole part, and one more for the ``left`` largest
+    remainders, ranked by the same int32 keys (remainder quantised, index in
+    the low bits). False, with ``counts`` unfinished, where a row's total
+    lies outside ``(1e-280, 1e280)``: the numpy code rescales those rows.
+    """
+    batch, n = weight.shape
+    bits = INDEX_BITS(n)
+    top = (1 << (31 - bits)) - 1
+    scale = top / 1.0
+    keys, scratch = np.empty(n, np.int64), np.empty(n, np.int64)
+    for b in range(batch):
+        total = weight[b, 0]
+        for i in range(1, n):
+            total += weight[b, i]
+        if not 1e-280 < total < 1e280:
+            return False
+        factor = extra / total
+        whole_sum = 0.0
+        for i in range(n):
+            quota = weight[b, i] * factor
+            whole = np.floor(quota)
+            whole_sum += whole
+            counts[b, i] = np.int64(whole) + 1
+            keys[i] = ((top - np.int64(np.int32((quota - whole) * scale))) << bits) | i
+        left = np.int64(extra + 0.5 - whole_sum)
+        if left >= n:
+            for i in range(n):
+                counts[b, i] += 1
+        elif left > 0:
+            scratch[:] = keys
+            cut = KTH_SMALLEST(scratch, left)                               # the first key left out
+            for i in range(n):
+                if keys[i] < cut:
+                    counts[b, i] += 1
+    return True
+
+
 def hedge_rows(weight: np.ndarray, smoothing: float, shrink: bool, floor: float, raise_low: bool,
                out: np.ndarray) -> None:
     """Kernel of :mod:`heubase.eplb.hedge`: per row of ``weight [B, n]``, loads below 0 set to 0 (NaN stays),
@@ -743,6 +809,7 @@ def hedge_rows(weight: np.ndarray, smoothing: float, shrink: bool, floor: float,
 
 
 INDEX_BITS = compile_kernel(index_bits, "int64(int64)")             # helpers first: the kernels below call them
+KTH_SMALLEST = compile_kernel(kth_smallest, "int64(int64[::1], int64)")
 DEALT_ITEM = compile_kernel(dealt_item, "int64(int64, int64, int64, int64, int64)")
 ROW_PEAK = compile_kernel(row_peak, "float64(float64[::1])")
 SWAP_ROW = compile_kernel(swap_row, "void(float64[:, ::1], int64[:, ::1], int64, float64, boolean, int64, float64[::1], "
@@ -776,3 +843,4 @@ LAYOUT_ROWS = compile_kernel(layout_rows, "void(int64[:, ::1], float64[:, ::1], 
                                           "float64[:, ::1])")
 HEDGE_ROWS = compile_kernel(hedge_rows, "void(float64[:, ::1], float64, boolean, float64, boolean, float64[:, ::1])")
 NODE_ROWS = compile_kernel(node_rows, "void(float64[:, ::1], int64, int64, int64[:, ::1], float64[:, ::1])")
+SHARE_ROWS = compile_kernel(share_rows, "boolean(float64[:, ::1], int64, int64[:, ::1])")

@@ -6,6 +6,7 @@ from typing import Optional
 import numpy as np
 import torch
 
+from heubase.eplb.kernels import SHARE_ROWS
 from heubase.eplb.plan import numpy_loads
 
 
@@ -127,6 +128,11 @@ def order_desc(values: np.ndarray) -> np.ndarray:
     return np.argsort(-values, axis=1, kind="stable")
 
 
+def _sums_in_order(values: np.ndarray) -> np.ndarray:
+    """Row sums of ``values [B, n]`` added item by item, as the compiled kernel adds them."""
+    return np.cumsum(values, axis=1)[:, -1] if values.shape[1] else np.zeros(values.shape[0])
+
+
 def proportional_shares(weight: np.ndarray, num_slots: int, power: float = 1.0) -> np.ndarray:
     """:func:`replicate_proportional` on numpy loads ``[B, n]`` (finite, >= 0): ``[B, n]`` int64 counts.
 
@@ -143,6 +149,11 @@ def proportional_shares(weight: np.ndarray, num_slots: int, power: float = 1.0) 
         raise ValueError(f"{num_slots} slots cannot hold {n} items")
     if extra == 0 or batch == 0:
         return np.ones((batch, n), dtype=np.int64)
+    if (power == 1.0 and SHARE_ROWS is not None and KEY_BITS - max(1, (n - 1).bit_length()) >= 16
+            and weight.dtype == np.float64):                                 # compiled: the same counts
+        counts = np.empty((batch, n), dtype=np.int64)
+        if SHARE_ROWS(np.require(weight, requirements="CW"), extra, counts):
+            return counts
     share = weight
     if power != 1.0:
         share = weight / np.maximum(weight.max(1, keepdims=True), 1e-300)   # scale first: no overflow in **
@@ -151,13 +162,13 @@ def proportional_shares(weight: np.ndarray, num_slots: int, power: float = 1.0) 
                 share = np.exp(np.log(share) * float(power))
         else:                                                              # x ** 0 = 1: equal shares
             share = np.ones_like(share)
-    total = share.sum(1)
+    total = _sums_in_order(share)
     if not 1e-280 < total.min() <= total.max() < 1e280:                   # idle, tiny or huge rows: rescale
         share = share / np.maximum(share.max(1, keepdims=True), 1e-300)
-        total = share.sum(1)
+        total = _sums_in_order(share)
         if not (total > 0).all():                                          # rows without load share evenly
             share[total <= 0] = 1.0
-            total = share.sum(1)
+            total = _sums_in_order(share)
     quota = share * (extra / total)[:, None]
     whole = np.floor(quota)
     left = (extra + 0.5 - whole.sum(1)).astype(np.int64)                   # in [0, n]

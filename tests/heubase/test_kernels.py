@@ -12,7 +12,7 @@ import pytest
 import torch
 from eplb_cases import ODD_SHAPES, SHAPES, check_valid, odd_shape_loads, windows  # noqa: F401  (fixture)
 
-from heubase.eplb import kernels, lean
+from heubase.eplb import kernels, lean, replicate
 from heubase.eplb.plan import checked_counts
 from heubase.eplb.replicate import replicate_greedy
 
@@ -138,7 +138,7 @@ def test_without_numba_the_kernels_are_none_and_lean_plans_in_numpy(tmp_path):
         import sys
         sys.modules["numba"] = None                      # import numba -> ImportError
         import torch
-        from heubase.eplb import kernels, lean
+        from heubase.eplb import kernels, lean, replicate
         assert kernels.DEAL_ROWS is None and kernels.SWAP_ROWS is None and lean.FINISH_ROWS is None
         p, l2p, cnt = lean.rebalance_lean(torch.rand(3, 16), 24, 4, 2, 4, repack=2)
         print(sorted(p[0].tolist()) == sorted(sum(([e] * int(c) for e, c in enumerate(cnt[0])), [])))
@@ -270,6 +270,27 @@ def test_node_rows_kernel_is_groups_to_nodes_then_the_gather(seed):
             want = lean._groups_to_nodes(w, groups, nodes)
             assert np.array_equal(members, want), (groups, nodes, ties)
             assert np.array_equal(node_w, np.take(w, want + lean._row_offsets(w.shape[0], w.shape[1], nodes)))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_share_kernel_is_the_numpy_apportionment(seed, monkeypatch):
+    rng = np.random.default_rng(500 + seed)
+    for trial in range(120):
+        batch, n = int(rng.integers(1, 9)), int(rng.choice([1, 2, 7, 16, 17, 64, 256]))
+        weight = rng.random((batch, n)) ** 4 * 1000
+        if trial % 3 == 0:
+            weight = np.round(weight / 100)                                 # ties, zeros, whole quotas
+        if trial % 7 == 0:
+            weight[0] = 0.0                                                 # an idle row: the numpy code rescales
+        if trial % 11 == 0:
+            weight[-1] *= 1e290                                             # a huge row: rescaled too
+        slots = n + int(rng.choice([0, 1, 3, n // 2 + 1, n, 3 * n + 5]))
+        counts = replicate.proportional_shares(weight, slots)
+        with monkeypatch.context() as patch:
+            patch.setattr(replicate, "SHARE_ROWS", None)
+            want = replicate.proportional_shares(weight, slots)
+        assert np.array_equal(counts, want), (batch, n, slots, trial)
+        assert (counts.sum(1) == slots).all() and (counts >= 1).all()
 
 
 def test_kernels_take_float32_and_strided_loads(numpy_only):
