@@ -165,12 +165,16 @@ def row_peak(values: np.ndarray) -> float:
 
 
 def deal_row(row: np.ndarray, num_packs: int, spread: int, fixed: np.ndarray, table: np.ndarray, loads: np.ndarray,
-             switches: np.ndarray, order: np.ndarray, load: np.ndarray, packs: np.ndarray, kept: np.ndarray) -> None:
-    """One row of :func:`deal_rows`: ``row [n]`` into ``table [n]`` and ``loads [m]``.
+             switches: np.ndarray, order: np.ndarray, load: np.ndarray, packs: np.ndarray, kept: np.ndarray,
+             stop: float) -> bool:
+    """One row of :func:`deal_rows`: ``row [n]`` into ``table [n]`` and ``loads [m]``; True.
 
-    Scratch space, allocated once by the caller: ``switches [V]`` (V: the
-    number of switches dealt), ``order [m]`` (int64), ``load [m]``, ``packs``
-    and ``kept [c, m]`` (int64).
+    With one switch, the deal stops as soon as a pack's load reaches
+    ``stop`` (loads only grow, so its heaviest pack would end at ``stop`` or
+    above) and returns False, ``table`` and ``loads`` unfinished; ``stop =
+    inf`` deals to the end. Scratch space, allocated once by the caller:
+    ``switches [V]`` (V: the number of switches dealt), ``order [m]``
+    (int64), ``load [m]``, ``packs`` and ``kept [c, m]`` (int64).
     """
     n = row.shape[0]
     m = num_packs
@@ -225,6 +229,8 @@ def deal_row(row: np.ndarray, num_packs: int, spread: int, fixed: np.ndarray, ta
                 p = order[j]
                 packs[k, j] = p
                 load[p] += row[DEALT_ITEM(k, j, h, m, c)]
+                if load[p] >= stop and count == 1:
+                    return False
         peak = ROW_PEAK(load)
         if count == 1:                # one switch (the usual case): straight into the outputs, no copies
             for j in range(m):
@@ -240,6 +246,7 @@ def deal_row(row: np.ndarray, num_packs: int, spread: int, fixed: np.ndarray, ta
         for k in range(c):
             for j in range(m):
                 table[kept[k, j] * c + k] = DEALT_ITEM(k, j, best_h, m, c)
+    return True
 
 
 def deal_rows(ordered: np.ndarray, num_packs: int, spread: int, fixed: np.ndarray, table: np.ndarray,
@@ -261,7 +268,7 @@ def deal_rows(ordered: np.ndarray, num_packs: int, spread: int, fixed: np.ndarra
     order, load = np.empty(m, np.int64), np.empty(m, np.float64)
     packs, kept = np.empty((c, m), np.int64), np.empty((c, m), np.int64)
     for b in range(ordered.shape[0]):
-        DEAL_ROW(ordered[b], m, spread, fixed, table[b], loads[b], switches, order, load, packs, kept)
+        DEAL_ROW(ordered[b], m, spread, fixed, table[b], loads[b], switches, order, load, packs, kept, np.inf)
 
 
 def deal_start(ordered: np.ndarray, scale: np.ndarray, num_packs: int, spread: int,
@@ -619,8 +626,8 @@ def pack_rows(weight: np.ndarray, counts: np.ndarray, order: np.ndarray, num_pac
     gain)`` times the kept one, else the row stops (its next round would
     try the same moves). A round is not dealt where no packing could pass:
     the mean pack load (less a margin far above rounding) or the heaviest
-    replica is already at the target. ``counts`` and ``order`` end as the
-    kept ones.
+    replica is already at the target, and a deal stops once a pack reaches
+    the target. ``counts`` and ``order`` end as the kept ones.
     """
     batch, n = weight.shape
     slots = src.shape[1]
@@ -642,7 +649,8 @@ def pack_rows(weight: np.ndarray, counts: np.ndarray, order: np.ndarray, num_pac
         for i in range(n):
             per[i] = weight[b, i] / counts[b, i]
         LAYOUT_ROW(order[b], per, counts[b], b * n, src[b], item_load[b])
-        DEAL_ROW(item_load[b], m, spread, fixed, table[b], gpu_load[b], switches, deal_order, deal_load, packs, kept)
+        DEAL_ROW(item_load[b], m, spread, fixed, table[b], gpu_load[b], switches, deal_order, deal_load, packs, kept,
+                 np.inf)
         if kk == 0 or m < 2:
             continue
         peak = ROW_PEAK(gpu_load[b])
@@ -666,7 +674,9 @@ def pack_rows(weight: np.ndarray, counts: np.ndarray, order: np.ndarray, num_pac
                 break
             REPLICA_ORDER(per, new_order, key, keyed, changed, spare)
             LAYOUT_ROW(new_order, per, moved, b * n, new_src, new_item)
-            DEAL_ROW(new_item, m, spread, fixed, new_table, new_load, switches, deal_order, deal_load, packs, kept)
+            if not DEAL_ROW(new_item, m, spread, fixed, new_table, new_load, switches, deal_order, deal_load, packs,
+                            kept, target):            # a pack reached the target: the deal could not pass the test
+                break
             new_peak = ROW_PEAK(new_load)
             if not new_peak < target:
                 break
@@ -833,8 +843,8 @@ SWAP_ROW = compile_kernel(swap_row, "void(float64[:, ::1], int64[:, ::1], int64,
 LAYOUT_ROW = compile_kernel(layout_row, "void(int64[::1], float64[::1], int64[::1], int64, int64[::1], float64[::1])")
 REPLICA_ORDER = compile_kernel(replica_order, "void(float64[::1], int64[::1], int64[::1], boolean, boolean[::1], "
                                               "int64[::1])")
-DEAL_ROW = compile_kernel(deal_row, "void(float64[::1], int64, int64, int64[::1], int64[::1], float64[::1], int64[::1], "
-                                    "int64[::1], float64[::1], int64[:, ::1], int64[:, ::1])")
+DEAL_ROW = compile_kernel(deal_row, "boolean(float64[::1], int64, int64, int64[::1], int64[::1], float64[::1], "
+                                    "int64[::1], int64[::1], float64[::1], int64[:, ::1], int64[:, ::1], float64)")
 MOVES_ROW = compile_kernel(moves_row, "void(int64[::1], float64[::1], int64[::1], float64[::1], int64[::1], int64, int64, "
                                       "int64[::1], boolean[::1], int64[::1], int64[::1], float64[::1], float64[::1], "
                                       "int64[::1])")
