@@ -1,6 +1,6 @@
-# Evolved eplb solver (BEAM run s7-bench200, program 119).
+# Evolved eplb solver (BEAM run s7-bench200, program 113).
 # Standalone: depends only on torch/numpy and the standard library; numba, where installed, compiles its kernels (optional).
-# Validation fitness 0.8232; test fitness 0.8216.
+# Validation fitness 0.8226; test fitness 0.8228.
 # README.md beside this file says how it was produced and scored.
 """Fused fast plan on planning loads, with the packing and swap settings left to calibration.
 
@@ -41,19 +41,19 @@ import time
 import torch
 from typing import Optional, Sequence, Callable
 import numpy as np
-import functools
 import warnings
+import functools
 
 #Hyperparameter#
 MAX_TIME = 0.05
-SMOOTHING = 0.05  # range 0 0.3
+SMOOTHING = 0.0842469  # range 0 0.3
 REFINE_ROUNDS = 2  # int, range 0 8
-PAIRS = 2  # int, range 1 16
-NEAR = 0.0  # range -0.05 0.1
-NEAR_FLAT = 0.03  # range -0.05 0.1
+PAIRS = 1  # int, range 1 16
+NEAR = -0.049926  # range -0.05 0.1
+NEAR_FLAT = -0.0146215  # range -0.05 0.1
 SPREAD = 0  # int, range 0 2
 REPACK = 6  # int, range 0 8
-REPACK_SLOTS = 10  # int, range 0 12
+REPACK_SLOTS = 12  # int, range 0 12
 #Hyperparameter#
 
 
@@ -97,6 +97,79 @@ def check_cluster(num_experts: int, num_replicas: int, num_groups: int, num_node
         problems.append(f"{num_replicas} slots cannot hold {num_experts} experts")
     if problems:
         raise ValueError("; ".join(problems))
+
+
+# inlined from heubase.eplb.kernels
+def compile_kernel(function: Callable, signature: str) -> Optional[Callable]:
+    """``function`` compiled by numba for ``signature``, or None where numba is missing or cannot compile it.
+
+    The machine code is cached on disk beside the source where that works
+    (a writable folder, a module importable under its name), else kept in
+    memory; a failure is a warning and the caller's numpy code runs instead.
+    """
+    try:
+        import numba
+    except ImportError:
+        return None
+    failure: Exception | None = None
+    for cache in (True, False):
+        try:
+            return numba.njit(signature, cache=cache, nogil=True)(function)
+        except Exception as exc:  # noqa: BLE001 - no cache folder, a stale cache, an old numba: fall back
+            failure = exc
+    warnings.warn(f"numba could not compile {function.__name__} ({type(failure).__name__}: {failure}); "
+                  "the numpy code runs instead", RuntimeWarning, stacklevel=2)
+    return None
+
+
+# inlined from heubase.eplb.kernels
+def node_rows(w: np.ndarray, groups: int, nodes: int, members: np.ndarray, node_w: np.ndarray) -> None:
+    """Kernel of :func:`heubase.eplb.lean._groups_to_nodes` with one or two groups per node, and the gather after it.
+
+    Per layer of ``w [L, E]`` the ``groups`` consecutive expert groups are
+    ranked by load (their experts summed in order; largest first, ties to the
+    lower index); with one group per node node ``j`` gets
+    the ``j``-th, with two the ``j``-th and the ``(2 * nodes - 1 - j)``-th.
+    Row ``l * nodes + j`` of ``members`` gets the global ids of node ``j``'s
+    experts, group by group, and ``node_w`` their loads.
+    """
+    layers = w.shape[0]
+    size = w.shape[1] // groups
+    per_node = groups // nodes
+    order, group_load = np.empty(groups, np.int64), np.empty(groups, np.float64)
+    for layer in range(layers):
+        for a in range(groups):
+            total = w[layer, a * size]
+            for t in range(1, size):
+                total += w[layer, a * size + t]
+            group_load[a] = total
+        for a in range(groups):                    # insertion sort: largest first, ties to the lower index
+            t = a - 1
+            while t >= 0 and group_load[order[t]] < group_load[a]:
+                order[t + 1] = order[t]
+                t -= 1
+            order[t + 1] = a
+        for j in range(nodes):
+            b = layer * nodes + j
+            for p in range(per_node):
+                group = order[j] if p == 0 else order[2 * nodes - 1 - j]
+                for t in range(size):
+                    members[b, p * size + t] = group * size + t
+                    node_w[b, p * size + t] = w[layer, group * size + t]
+
+
+# inlined from heubase.eplb.kernels
+NODE_ROWS = compile_kernel(node_rows, "void(float64[:, ::1], int64, int64, int64[:, ::1], float64[:, ::1])")
+
+
+# inlined from heubase.eplb.lean
+_floats = functools.partial(np.require, dtype=np.float64, requirements="CW")  # the kernels' dtypes (copies if not)
+
+
+# inlined from heubase.eplb.lean
+def _group_loads(w: np.ndarray, num_groups: int) -> np.ndarray:
+    """``[L, G]`` load of every expert group, its experts summed in order (as the kernels do)."""
+    return np.ascontiguousarray(np.cumsum(w.reshape(w.shape[0], num_groups, -1), axis=2)[..., -1])
 
 
 # inlined from heubase.eplb.replicate
@@ -209,7 +282,7 @@ def _groups_to_nodes(w: np.ndarray, num_groups: int, nodes: int) -> np.ndarray:
     layers, experts = w.shape
     size = experts // num_groups
     per_node = num_groups // nodes
-    group_load = w.reshape(layers, num_groups, size).sum(2)
+    group_load = _group_loads(w, num_groups)
     order = order_desc(group_load)
     if per_node == 1:
         by_node = order
@@ -222,6 +295,130 @@ def _groups_to_nodes(w: np.ndarray, num_groups: int, nodes: int) -> np.ndarray:
         by_node = np.empty_like(order)
         np.put_along_axis(by_node, place.reshape(layers, num_groups), order, axis=1)
     return (by_node.reshape(layers, num_groups, 1) * size + np.arange(size)).reshape(layers * nodes, -1)
+
+
+# inlined from heubase.eplb.lean
+def _node_rows(w: np.ndarray, num_groups: int, nodes: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(members, node_w)``: :func:`_groups_to_nodes` and every node's loads ``[L * nodes, E / nodes]``."""
+    layers, experts = w.shape
+    if NODE_ROWS is not None and num_groups // nodes <= 2 and nodes <= num_groups <= min(experts, 16):  # compiled
+        members, node_w = np.empty((layers * nodes, experts // nodes), np.int64), np.empty((layers * nodes,
+                                                                                            experts // nodes))
+        NODE_ROWS(_floats(w), num_groups, nodes, members, node_w)
+        return members, node_w
+    members = _groups_to_nodes(w, num_groups, nodes)
+    return members, np.take(w, members + _row_offsets(layers, experts, nodes))
+
+
+# inlined from heubase.eplb.kernels
+def index_bits(n: int) -> int:
+    """Bits of an index below ``n``, at least 1: ``max(1, (n - 1).bit_length())``, as the numpy code's keys."""
+    bits, rest = 1, (n - 1) >> 1
+    while rest > 0:
+        bits, rest = bits + 1, rest >> 1
+    return bits
+
+
+# inlined from heubase.eplb.kernels
+INDEX_BITS = compile_kernel(index_bits, "int64(int64)")             # helpers first: the kernels below call them
+
+
+# inlined from heubase.eplb.kernels
+def kth_smallest(values: np.ndarray, k: int) -> int:
+    """The ``k``-th smallest (from 0) of the distinct ``values`` (reordered in place): quickselect."""
+    lo, hi = 0, values.shape[0] - 1
+    while hi > lo:
+        a, b, c = values[lo], values[(lo + hi) // 2], values[hi]
+        pivot = max(min(a, b), min(max(a, b), c))                       # median of three
+        i, j = lo, hi
+        while i <= j:
+            while values[i] < pivot:
+                i += 1
+            while values[j] > pivot:
+                j -= 1
+            if i <= j:
+                values[i], values[j] = values[j], values[i]
+                i += 1
+                j -= 1
+        if k <= j:
+            hi = j
+        elif k >= i:
+            lo = i
+        else:
+            return values[k]
+    return values[lo]
+
+
+# inlined from heubase.eplb.kernels
+KTH_SMALLEST = compile_kernel(kth_smallest, "int64(int64[::1], int64)")
+
+
+# inlined from heubase.eplb.kernels
+def share_rows(weight: np.ndarray, extra: int, counts: np.ndarray) -> bool:
+    """Kernel of :func:`heubase.eplb.replicate.proportional_shares` (power 1): ``counts [B, n]`` from ``weight``.
+
+    Per row: the quotas ``w * extra / total`` (total summed in order), one
+    slot plus each whole part, and one more for the ``left`` largest
+    remainders, ranked by the same int32 keys (remainder quantised, index in
+    the low bits). The cut is found by a radix select, with few branches that
+    depend on the data (a sort or quickselect per row mispredicts so often
+    that it was slower than numpy's vectorised sort): the keys' top 6 bits
+    are counted, the bucket holding the cut is found from the counts, and
+    only that bucket's keys are searched. False, with ``counts`` unfinished,
+    where a row's total lies outside ``(1e-280, 1e280)``: the numpy code
+    rescales those rows.
+    """
+    batch, n = weight.shape
+    bits = INDEX_BITS(n)
+    top = (1 << (31 - bits)) - 1
+    scale = top / 1.0
+    keys, bucket = np.empty(n, np.int64), np.empty(n, np.int64)
+    hist = np.empty(64, np.int64)
+    for b in range(batch):
+        total = weight[b, 0]
+        for i in range(1, n):
+            total += weight[b, i]
+        if not 1e-280 < total < 1e280:
+            return False
+        factor = extra / total
+        whole_sum = 0.0
+        for i in range(n):
+            quota = weight[b, i] * factor
+            whole = np.floor(quota)
+            whole_sum += whole
+            counts[b, i] = np.int64(whole) + 1
+            keys[i] = ((top - np.int64(np.int32((quota - whole) * scale))) << bits) | i
+        left = np.int64(extra + 0.5 - whole_sum)
+        if left >= n:
+            for i in range(n):
+                counts[b, i] += 1
+        elif left > 0:
+            hist[:] = 0
+            for i in range(n):
+                hist[keys[i] >> 25] += 1                                # keys < 2 ** 31: 64 buckets
+            below, t = 0, 0
+            while below + hist[t] <= left:                              # stops: the buckets hold n > left keys
+                below += hist[t]
+                t += 1
+            m = 0
+            for i in range(n):
+                if keys[i] >> 25 == t:
+                    bucket[m] = keys[i]
+                    m += 1
+            cut = KTH_SMALLEST(bucket[:m], left - below)                # the first key left out
+            for i in range(n):
+                counts[b, i] += np.int64(keys[i] < cut)
+    return True
+
+
+# inlined from heubase.eplb.kernels
+SHARE_ROWS = compile_kernel(share_rows, "boolean(float64[:, ::1], int64, int64[:, ::1])")
+
+
+# inlined from heubase.eplb.replicate
+def _sums_in_order(values: np.ndarray) -> np.ndarray:
+    """Row sums of ``values [B, n]`` added item by item, as the compiled kernel adds them."""
+    return np.cumsum(values, axis=1)[:, -1] if values.shape[1] else np.zeros(values.shape[0])
 
 
 # inlined from heubase.eplb.replicate
@@ -241,6 +438,11 @@ def proportional_shares(weight: np.ndarray, num_slots: int, power: float = 1.0) 
         raise ValueError(f"{num_slots} slots cannot hold {n} items")
     if extra == 0 or batch == 0:
         return np.ones((batch, n), dtype=np.int64)
+    if (power == 1.0 and SHARE_ROWS is not None and KEY_BITS - max(1, (n - 1).bit_length()) >= 16
+            and weight.dtype == np.float64):                                 # compiled: the same counts
+        counts = np.empty((batch, n), dtype=np.int64)
+        if SHARE_ROWS(np.require(weight, requirements="CW"), extra, counts):
+            return counts
     share = weight
     if power != 1.0:
         share = weight / np.maximum(weight.max(1, keepdims=True), 1e-300)   # scale first: no overflow in **
@@ -249,13 +451,13 @@ def proportional_shares(weight: np.ndarray, num_slots: int, power: float = 1.0) 
                 share = np.exp(np.log(share) * float(power))
         else:                                                              # x ** 0 = 1: equal shares
             share = np.ones_like(share)
-    total = share.sum(1)
+    total = _sums_in_order(share)
     if not 1e-280 < total.min() <= total.max() < 1e280:                   # idle, tiny or huge rows: rescale
         share = share / np.maximum(share.max(1, keepdims=True), 1e-300)
-        total = share.sum(1)
+        total = _sums_in_order(share)
         if not (total > 0).all():                                          # rows without load share evenly
             share[total <= 0] = 1.0
-            total = share.sum(1)
+            total = _sums_in_order(share)
     quota = share * (extra / total)[:, None]
     whole = np.floor(quota)
     left = (extra + 0.5 - whole.sum(1)).astype(np.int64)                   # in [0, n]
@@ -308,42 +510,6 @@ def checked_counts(counts: object, weight: torch.Tensor, num_slots: int, name: s
 
 
 # inlined from heubase.eplb.kernels
-def compile_kernel(function: Callable, signature: str) -> Optional[Callable]:
-    """``function`` compiled by numba for ``signature``, or None where numba is missing or cannot compile it.
-
-    The machine code is cached on disk beside the source where that works
-    (a writable folder, a module importable under its name), else kept in
-    memory; a failure is a warning and the caller's numpy code runs instead.
-    """
-    try:
-        import numba
-    except ImportError:
-        return None
-    failure: Exception | None = None
-    for cache in (True, False):
-        try:
-            return numba.njit(signature, cache=cache, nogil=True)(function)
-        except Exception as exc:  # noqa: BLE001 - no cache folder, a stale cache, an old numba: fall back
-            failure = exc
-    warnings.warn(f"numba could not compile {function.__name__} ({type(failure).__name__}: {failure}); "
-                  "the numpy code runs instead", RuntimeWarning, stacklevel=2)
-    return None
-
-
-# inlined from heubase.eplb.kernels
-def index_bits(n: int) -> int:
-    """Bits of an index below ``n``, at least 1: ``max(1, (n - 1).bit_length())``, as the numpy code's keys."""
-    bits, rest = 1, (n - 1) >> 1
-    while rest > 0:
-        bits, rest = bits + 1, rest >> 1
-    return bits
-
-
-# inlined from heubase.eplb.kernels
-INDEX_BITS = compile_kernel(index_bits, "int64(int64)")             # helpers first: the kernels below call them
-
-
-# inlined from heubase.eplb.kernels
 def layout_row(order: np.ndarray, per_replica: np.ndarray, counts: np.ndarray, base: int, src: np.ndarray,
                item_load: np.ndarray) -> None:
     """One row of :func:`layout_rows`: expert ``order[i]`` listed ``counts[e]`` times, ``src`` gets ``base + e``."""
@@ -389,12 +555,16 @@ ROW_PEAK = compile_kernel(row_peak, "float64(float64[::1])")
 
 # inlined from heubase.eplb.kernels
 def deal_row(row: np.ndarray, num_packs: int, spread: int, fixed: np.ndarray, table: np.ndarray, loads: np.ndarray,
-             switches: np.ndarray, order: np.ndarray, load: np.ndarray, packs: np.ndarray, kept: np.ndarray) -> None:
-    """One row of :func:`deal_rows`: ``row [n]`` into ``table [n]`` and ``loads [m]``.
+             switches: np.ndarray, order: np.ndarray, load: np.ndarray, packs: np.ndarray, kept: np.ndarray,
+             stop: float) -> bool:
+    """One row of :func:`deal_rows`: ``row [n]`` into ``table [n]`` and ``loads [m]``; True.
 
-    Scratch space, allocated once by the caller: ``switches [V]`` (V: the
-    number of switches dealt), ``order [m]`` (int64), ``load [m]``, ``packs``
-    and ``kept [c, m]`` (int64).
+    With one switch, the deal stops as soon as a pack's load reaches
+    ``stop`` (loads only grow, so its heaviest pack would end at ``stop`` or
+    above) and returns False, ``table`` and ``loads`` unfinished; ``stop =
+    inf`` deals to the end. Scratch space, allocated once by the caller:
+    ``switches [V]`` (V: the number of switches dealt), ``order [m]``
+    (int64), ``load [m]``, ``packs`` and ``kept [c, m]`` (int64).
     """
     n = row.shape[0]
     m = num_packs
@@ -449,6 +619,8 @@ def deal_row(row: np.ndarray, num_packs: int, spread: int, fixed: np.ndarray, ta
                 p = order[j]
                 packs[k, j] = p
                 load[p] += row[DEALT_ITEM(k, j, h, m, c)]
+                if load[p] >= stop and count == 1:
+                    return False
         peak = ROW_PEAK(load)
         if count == 1:                # one switch (the usual case): straight into the outputs, no copies
             for j in range(m):
@@ -464,11 +636,12 @@ def deal_row(row: np.ndarray, num_packs: int, spread: int, fixed: np.ndarray, ta
         for k in range(c):
             for j in range(m):
                 table[kept[k, j] * c + k] = DEALT_ITEM(k, j, best_h, m, c)
+    return True
 
 
 # inlined from heubase.eplb.kernels
-DEAL_ROW = compile_kernel(deal_row, "void(float64[::1], int64, int64, int64[::1], int64[::1], float64[::1], int64[::1], "
-                                    "int64[::1], float64[::1], int64[:, ::1], int64[:, ::1])")
+DEAL_ROW = compile_kernel(deal_row, "boolean(float64[::1], int64, int64, int64[::1], int64[::1], float64[::1], "
+                                    "int64[::1], int64[::1], float64[::1], int64[:, ::1], int64[:, ::1], float64)")
 
 
 # inlined from heubase.eplb.kernels
@@ -623,8 +796,8 @@ def pack_rows(weight: np.ndarray, counts: np.ndarray, order: np.ndarray, num_pac
     gain)`` times the kept one, else the row stops (its next round would
     try the same moves). A round is not dealt where no packing could pass:
     the mean pack load (less a margin far above rounding) or the heaviest
-    replica is already at the target. ``counts`` and ``order`` end as the
-    kept ones.
+    replica is already at the target, and a deal stops once a pack reaches
+    the target. ``counts`` and ``order`` end as the kept ones.
     """
     batch, n = weight.shape
     slots = src.shape[1]
@@ -646,7 +819,8 @@ def pack_rows(weight: np.ndarray, counts: np.ndarray, order: np.ndarray, num_pac
         for i in range(n):
             per[i] = weight[b, i] / counts[b, i]
         LAYOUT_ROW(order[b], per, counts[b], b * n, src[b], item_load[b])
-        DEAL_ROW(item_load[b], m, spread, fixed, table[b], gpu_load[b], switches, deal_order, deal_load, packs, kept)
+        DEAL_ROW(item_load[b], m, spread, fixed, table[b], gpu_load[b], switches, deal_order, deal_load, packs, kept,
+                 np.inf)
         if kk == 0 or m < 2:
             continue
         peak = ROW_PEAK(gpu_load[b])
@@ -670,7 +844,9 @@ def pack_rows(weight: np.ndarray, counts: np.ndarray, order: np.ndarray, num_pac
                 break
             REPLICA_ORDER(per, new_order, key, keyed, changed, spare)
             LAYOUT_ROW(new_order, per, moved, b * n, new_src, new_item)
-            DEAL_ROW(new_item, m, spread, fixed, new_table, new_load, switches, deal_order, deal_load, packs, kept)
+            if not DEAL_ROW(new_item, m, spread, fixed, new_table, new_load, switches, deal_order, deal_load, packs,
+                            kept, target):            # a pack reached the target: the deal could not pass the test
+                break
             new_peak = ROW_PEAK(new_load)
             if not new_peak < target:
                 break
@@ -687,10 +863,6 @@ def pack_rows(weight: np.ndarray, counts: np.ndarray, order: np.ndarray, num_pac
 PACK_ROWS = compile_kernel(pack_rows, "void(float64[:, ::1], int64[:, ::1], int64[:, ::1], int64, int64, int64[::1], "
                                       "int64, int64, float64, int64[:, ::1], float64[:, ::1], int64[:, ::1], "
                                       "float64[:, ::1])")
-
-
-# inlined from heubase.eplb.lean
-_floats = functools.partial(np.require, dtype=np.float64, requirements="CW")  # the kernels' dtypes (copies if not)
 
 
 # inlined from heubase.eplb.lean
@@ -766,7 +938,7 @@ def deal_rows(ordered: np.ndarray, num_packs: int, spread: int, fixed: np.ndarra
     order, load = np.empty(m, np.int64), np.empty(m, np.float64)
     packs, kept = np.empty((c, m), np.int64), np.empty((c, m), np.int64)
     for b in range(ordered.shape[0]):
-        DEAL_ROW(ordered[b], m, spread, fixed, table[b], loads[b], switches, order, load, packs, kept)
+        DEAL_ROW(ordered[b], m, spread, fixed, table[b], loads[b], switches, order, load, packs, kept, np.inf)
 
 
 # inlined from heubase.eplb.kernels
@@ -1157,7 +1329,8 @@ SWAP_ROW = compile_kernel(swap_row, "void(float64[:, ::1], int64[:, ::1], int64,
 # inlined from heubase.eplb.kernels
 def finish_rows(src: np.ndarray, item_load: np.ndarray, table: np.ndarray, gpu_load: np.ndarray,
                 members: np.ndarray, node_experts: int, nodes: int, gpus: int, rounds: int, near: float,
-                use_near: bool, pairs: int, phy2log: np.ndarray, log2phy: np.ndarray) -> None:
+                use_near: bool, pairs: int, counts: np.ndarray, phy2log: np.ndarray, log2phy: np.ndarray,
+                logcnt: np.ndarray) -> None:
     """Kernel of the end of :func:`heubase.eplb.lean.rebalance_lean`: swaps, then the DeepSeek triple's tables.
 
     Row ``b`` (layer ``b // nodes``, node ``b % nodes``) lists its replicas in
@@ -1168,8 +1341,10 @@ def finish_rows(src: np.ndarray, item_load: np.ndarray, table: np.ndarray, gpu_l
     ``rounds`` of :func:`swap_row` (slack from the largest replica load of all
     rows) rearrange ``table``; then ``phy2log [L, R]`` gets each slot's expert
     (global id: ``members[src]``, or ``src % node_experts`` when ``members``
-    is empty) and ``log2phy [L, E, X]`` (filled with -1) each replica's slot,
-    replica ``r`` of an expert in column ``r``.
+    is empty) and ``log2phy [L, E, X]`` each replica's slot, replica ``r`` of
+    an expert in column ``r`` (-1 past its count); with ``members``, ``logcnt
+    [L, E]`` gets the counts ``counts [B, node_experts]`` of each node's
+    experts (without, the caller uses ``counts`` itself).
     """
     batch, slots = src.shape
     per_gpu = slots // gpus
@@ -1197,6 +1372,11 @@ def finish_rows(src: np.ndarray, item_load: np.ndarray, table: np.ndarray, gpu_l
             SWAP_ROW(table_w, row.reshape((gpus, per_gpu)), rounds, near, use_near, pairs, gpu_load[b], True, slack,
                      work, marks)
         layer, first = b // nodes, (b % nodes) * slots
+        if b % nodes == 0:
+            log2phy[layer] = -1
+        if members.shape[0] > 0:
+            for e in range(node_experts):
+                logcnt[layer, members[b * node_experts + e]] = counts[b, e]
         for s in range(slots):
             replica = row[s]
             flat = src[b, replica]
@@ -1208,7 +1388,7 @@ def finish_rows(src: np.ndarray, item_load: np.ndarray, table: np.ndarray, gpu_l
 # inlined from heubase.eplb.kernels
 FINISH_ROWS = compile_kernel(finish_rows, "void(int64[:, ::1], float64[:, ::1], int64[:, ::1], float64[:, ::1], "
                                           "int64[::1], int64, int64, int64, int64, float64, boolean, int64, "
-                                          "int64[:, ::1], int64[:, :, ::1])")
+                                          "int64[:, ::1], int64[:, ::1], int64[:, :, ::1], int64[:, ::1])")
 
 
 # inlined from heubase.eplb.lean
@@ -1371,8 +1551,7 @@ def rebalance_lean(weight: torch.Tensor, num_replicas: int, num_groups: int, num
     per_gpu = node_slots // gpus
 
     # 1. groups -> nodes: members[b] = global ids of node b's experts (row b = layer * nodes + node)
-    members = _groups_to_nodes(w, num_groups, nodes) if nodes > 1 else None
-    node_w = w if members is None else np.take(w, members + _row_offsets(layers, experts, nodes))
+    members, node_w = _node_rows(w, num_groups, nodes) if nodes > 1 else (None, w)
 
     # 2. replica counts; replicas listed by load per replica, heaviest first
     if replicate is None:
@@ -1397,22 +1576,23 @@ def rebalance_lean(weight: torch.Tensor, num_replicas: int, num_groups: int, num
             counts, src, item_load, table, gpu_load = _repack_rounds(node_w, counts, src, item_load, table, gpu_load,
                                                                      node_experts, gpus, switches, spread, repack,
                                                                      repack_rounds, repack_gain)
+    width = int(counts.max())
+    rounds = refine_rounds if refine_rounds > 0 and gpus > 1 and per_gpu > 1 else 0
+    if FINISH_ROWS is not None:                                    # 4. swaps and the DeepSeek triple, compiled
+        counts = _ids(counts)
+        phy2log, log2phy = np.empty((layers, num_replicas), np.int64), np.empty((layers, experts, width), np.int64)
+        logcnt = counts if members is None else np.empty((layers, experts), np.int64)
+        FINISH_ROWS(_ids(src), _floats(item_load), _ids(table), _floats(gpu_load),
+                    _ids(np.empty(0) if members is None else members.reshape(-1)), node_experts, nodes, gpus,
+                    min(rounds, _LARGEST), 0.0 if near is None else float(near), near is not None,
+                    max(1, min(int(pairs), gpus // 2)), counts, phy2log, log2phy, logcnt)
+        return torch.from_numpy(phy2log), torch.from_numpy(log2phy), torch.from_numpy(logcnt)
     if members is None:
         logcnt = counts
     else:
         logcnt = np.empty(layers * experts, dtype=np.int64)
         logcnt[members + _row_offsets(layers, experts, nodes)] = counts
         logcnt = logcnt.reshape(layers, experts)
-    width = int(counts.max())
-    rounds = refine_rounds if refine_rounds > 0 and gpus > 1 and per_gpu > 1 else 0
-    if FINISH_ROWS is not None:                                    # 4. swaps and the DeepSeek triple, compiled
-        phy2log = np.empty((layers, num_replicas), dtype=np.int64)
-        log2phy = np.full((layers, experts, width), -1, dtype=np.int64)
-        FINISH_ROWS(_ids(src), _floats(item_load), _ids(table), _floats(gpu_load),
-                    _ids(np.empty(0) if members is None else members.reshape(-1)), node_experts, nodes, gpus,
-                    min(rounds, _LARGEST), 0.0 if near is None else float(near), near is not None,
-                    max(1, min(int(pairs), gpus // 2)), phy2log, log2phy)
-        return torch.from_numpy(phy2log), torch.from_numpy(log2phy), torch.from_numpy(logcnt)
     src = src.reshape(-1)
     item_rank = _replica_ranks(src)
     item_expert = src % node_experts if members is None else members.reshape(-1)[src]
@@ -1431,6 +1611,51 @@ def rebalance_lean(weight: torch.Tensor, num_replicas: int, num_groups: int, num
     return torch.from_numpy(phy2log), torch.from_numpy(log2phy), torch.from_numpy(logcnt)
 
 
+# inlined from heubase.eplb.kernels
+def hedge_rows(weight: np.ndarray, smoothing: float, shrink: bool, floor: float, raise_low: bool,
+               out: np.ndarray) -> None:
+    """Kernel of :mod:`heubase.eplb.hedge`: per row of ``weight [B, n]``, loads below 0 set to 0 (NaN stays),
+    then (``shrink``) ``(1 - smoothing) * w + smoothing * mean``, then (``raise_low``) at least ``floor *
+    mean`` (NaN wins, as ``torch.maximum``); each mean is the row's current loads summed in order, over ``n``."""
+    batch, n = weight.shape
+    for b in range(batch):
+        total = 0.0
+        for i in range(n):
+            v = weight[b, i]
+            if v < 0:
+                v = 0.0
+            out[b, i] = v
+            total += v
+        if shrink:
+            mean = total / n
+            total = 0.0
+            for i in range(n):
+                v = (1.0 - smoothing) * out[b, i] + smoothing * mean
+                out[b, i] = v
+                total += v
+        if raise_low:
+            low = floor * (total / n)
+            for i in range(n):
+                if out[b, i] < low or np.isnan(low):
+                    out[b, i] = low
+
+
+# inlined from heubase.eplb.kernels
+HEDGE_ROWS = compile_kernel(hedge_rows, "void(float64[:, ::1], float64, boolean, float64, boolean, float64[:, ::1])")
+
+
+# inlined from heubase.eplb.hedge
+def _compiled(weight: torch.Tensor, smoothing: Optional[float], floor: Optional[float]) -> Optional[torch.Tensor]:
+    """The transforms below in one compiled pass over a 2-D CPU tensor (means summed in order, so the last bits
+    can differ from torch's); None where it does not apply (numba missing, another device, shape or dtype)."""
+    if HEDGE_ROWS is None or weight.dim() != 2 or weight.device.type != "cpu" or weight.is_complex():
+        return None
+    w = np.ascontiguousarray(weight.detach().to(torch.float64).numpy())
+    out = np.empty_like(w)
+    HEDGE_ROWS(w, smoothing or 0.0, smoothing is not None, floor or 0.0, floor is not None, out)
+    return torch.from_numpy(out)
+
+
 # inlined from heubase.eplb.hedge
 def raise_floor(weight: torch.Tensor, floor: float = 0.05) -> torch.Tensor:
     """Raise cold experts to at least ``floor`` times their layer's mean load.
@@ -1438,8 +1663,12 @@ def raise_floor(weight: torch.Tensor, floor: float = 0.05) -> torch.Tensor:
     >>> raise_floor(torch.tensor([[9.0, 0.0, 3.0]]), 0.5).tolist()
     [[9.0, 2.0, 3.0]]
     """
+    f = max(float(floor), 0.0)
+    fast = _compiled(weight, None, f)
+    if fast is not None:
+        return fast
     w = weight.double().clamp(min=0)
-    return torch.maximum(w, max(float(floor), 0.0) * w.mean(dim=1, keepdim=True))
+    return torch.maximum(w, f * w.mean(dim=1, keepdim=True))
 
 
 # inlined from heubase.eplb.hedge
@@ -1452,6 +1681,9 @@ def shrink_to_mean(weight: torch.Tensor, smoothing: float = 0.1) -> torch.Tensor
     [[3.0, 1.0]]
     """
     s = min(max(float(smoothing), 0.0), 1.0)
+    fast = _compiled(weight, s, None)
+    if fast is not None:
+        return fast
     w = weight.double().clamp(min=0)
     return (1.0 - s) * w + s * w.mean(dim=1, keepdim=True)
 
@@ -1459,7 +1691,8 @@ def shrink_to_mean(weight: torch.Tensor, smoothing: float = 0.1) -> torch.Tensor
 # inlined from heubase.eplb.hedge
 def hedge_loads(weight: torch.Tensor, smoothing: float = 0.1, floor: float = 0.05) -> torch.Tensor:
     """:func:`shrink_to_mean` then :func:`raise_floor`: fewer replicas chased after transient spikes."""
-    return raise_floor(shrink_to_mean(weight, smoothing), floor)
+    fast = _compiled(weight, min(max(float(smoothing), 0.0), 1.0), max(float(floor), 0.0))
+    return fast if fast is not None else raise_floor(shrink_to_mean(weight, smoothing), floor)
 
 
 # inlined from heubase.eplb.replicate
