@@ -116,7 +116,7 @@ def replica_order(values: np.ndarray, order: np.ndarray, key: np.ndarray, keyed:
         peak = 0.0
         for i in range(n):
             peak = max(peak, values[i])
-        scale = top / max(peak, 1e-300)
+        scale = top / max(peak, 1e-290)
         for i in range(n):
             key[i] = ((top - np.int64(np.int32(values[i] * scale))) << bits) | i
     kept, moved = 0, 0
@@ -568,7 +568,7 @@ def moves_row(table: np.ndarray, load: np.ndarray, src: np.ndarray, weight: np.n
     for i in range(n):
         rank[i] = (2 * top - donor[i] if top > 0 else 1.0) if np.isfinite(donor[i]) else 0.0
         peak = max(peak, rank[i])
-    scale = top_key / max(peak, 1e-300)
+    scale = top_key / max(peak, 1e-290)
     if keyed:
         for i in range(n):
             key[i] = ((top_key - np.int64(np.int32(rank[i] * scale))) << bits) | i
@@ -749,6 +749,24 @@ def kth_smallest(values: np.ndarray, k: int) -> int:
     return values[lo]
 
 
+def keys_rows(values: np.ndarray, bits: int, keys: np.ndarray) -> None:
+    """Kernel of :func:`heubase.eplb.replicate.descending_keys` (each row's own peak): ``keys [B, n]`` (int32).
+
+    Per row of ``values [B, n]`` (finite, >= 0): ``(Q - q) << bits | i`` with
+    ``Q = 2 ** (31 - bits) - 1`` and ``q`` the value times ``Q / max(peak,
+    1e-290)``, truncated, as the numpy code computes it.
+    """
+    batch, n = values.shape
+    top = (1 << (31 - bits)) - 1
+    for b in range(batch):
+        peak = values[b, 0]
+        for i in range(1, n):
+            peak = max(peak, values[b, i])
+        scale = top / max(peak, 1e-290)
+        for i in range(n):
+            keys[b, i] = np.int32(((top - np.int64(np.int32(values[b, i] * scale))) << bits) | i)
+
+
 def share_rows(weight: np.ndarray, extra: int, counts: np.ndarray) -> bool:
     """Kernel of :func:`heubase.eplb.replicate.proportional_shares` (power 1): ``counts [B, n]`` from ``weight``.
 
@@ -869,4 +887,5 @@ LAYOUT_ROWS = compile_kernel(layout_rows, "void(int64[:, ::1], float64[:, ::1], 
                                           "float64[:, ::1])")
 HEDGE_ROWS = compile_kernel(hedge_rows, "void(float64[:, ::1], float64, boolean, float64, boolean, float64[:, ::1])")
 NODE_ROWS = compile_kernel(node_rows, "void(float64[:, ::1], int64, int64, int64[:, ::1], float64[:, ::1])")
+KEYS_ROWS = compile_kernel(keys_rows, "void(float64[:, ::1], int64, int32[:, ::1])")
 SHARE_ROWS = compile_kernel(share_rows, "boolean(float64[:, ::1], int64, int64[:, ::1])")

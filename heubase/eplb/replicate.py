@@ -6,7 +6,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from heubase.eplb.kernels import SHARE_ROWS
+from heubase.eplb.kernels import KEYS_ROWS, SHARE_ROWS
 from heubase.eplb.plan import numpy_loads
 
 
@@ -100,10 +100,15 @@ def descending_keys(values: np.ndarray, peak: Optional[np.ndarray | float] = Non
     value_bits = KEY_BITS - bits
     if value_bits < 16:
         return None, bits
+    if (peak is None and KEYS_ROWS is not None and values.dtype == np.float64 and values.ndim == 2
+            and values.flags.c_contiguous):                                # compiled: the same keys
+        keys = np.empty(values.shape, dtype=np.int32)
+        KEYS_ROWS(values, bits, keys)
+        return keys, bits
     top = (1 << value_bits) - 1
     if peak is None:
         peak = values.max(1, keepdims=True)
-    scale = top / np.maximum(peak, 1e-300)                                 # an all-zero row keeps keys = index
+    scale = top / np.maximum(peak, 1e-290)           # finite (top <= 2 ** 30); an all-zero row keeps keys = index
     keys = (top - (values * scale).astype(np.int32)) << bits
     keys |= np.arange(n, dtype=np.int32)
     return keys, bits

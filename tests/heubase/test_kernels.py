@@ -23,16 +23,17 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def numpy_only(monkeypatch):
     """Run the numpy code of lean (kernels switched off) inside the ``with`` block."""
-    names = ("DEAL_ROWS", "SWAP_ROWS", "FINISH_ROWS", "REPACK_MOVES", "LAYOUT_ROWS", "PACK_ROWS", "NODE_ROWS")
+    names = [(lean, name) for name in ("DEAL_ROWS", "SWAP_ROWS", "FINISH_ROWS", "REPACK_MOVES", "LAYOUT_ROWS",
+                                       "PACK_ROWS", "NODE_ROWS")] + [(replicate, "SHARE_ROWS"), (replicate, "KEYS_ROWS")]
 
     class Switch:
         def __enter__(self):
-            for name in names:
-                monkeypatch.setattr(lean, name, None)
+            for module, name in names:
+                monkeypatch.setattr(module, name, None)
 
         def __exit__(self, *exc):
-            for name in names:
-                monkeypatch.setattr(lean, name, getattr(kernels, name))
+            for module, name in names:
+                monkeypatch.setattr(module, name, getattr(kernels, name))
     return Switch()
 
 
@@ -291,6 +292,27 @@ def test_share_kernel_is_the_numpy_apportionment(seed, monkeypatch):
             want = replicate.proportional_shares(weight, slots)
         assert np.array_equal(counts, want), (batch, n, slots, trial)
         assert (counts.sum(1) == slots).all() and (counts >= 1).all()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_keys_kernel_is_the_numpy_quantisation(seed, monkeypatch):
+    rng = np.random.default_rng(700 + seed)
+    for trial in range(60):
+        batch, n = int(rng.integers(1, 9)), int(rng.choice([2, 17, 64, 256, 1000]))
+        values = rng.random((batch, n)) ** 5 * 10.0 ** float(rng.integers(-300, 300))
+        if trial % 3 == 0:
+            values = np.round(values / values.max() * 4)                    # ties, zeros
+        if trial % 5 == 0:
+            values[0] = 0.0                                                 # an idle row
+        keys, bits = replicate.descending_keys(values)
+        with monkeypatch.context() as patch:
+            patch.setattr(replicate, "KEYS_ROWS", None)
+            want, want_bits = replicate.descending_keys(values)
+        assert bits == want_bits and keys.dtype == want.dtype == np.int32
+        assert np.array_equal(keys, want), (batch, n, trial)
+        if trial % 3 == 0:                                                  # levels far apart: the exact order
+            order = np.sort(keys, axis=1) & ((1 << bits) - 1)
+            assert np.array_equal(order, np.argsort(-values, axis=1, kind="stable"))
 
 
 def test_kernels_take_float32_and_strided_loads(numpy_only):
