@@ -749,6 +749,22 @@ def kth_smallest(values: np.ndarray, k: int) -> int:
     return values[lo]
 
 
+def counts_rows(counts: np.ndarray, num_slots: int) -> int:
+    """Kernel of :func:`heubase.eplb.plan.checked_counts`'s checks on int64 ``counts [B, n]``: 0 when every
+    count is in ``[1, num_slots]`` and every row sums to ``num_slots``, else 1 (a count below 1), 2 (above
+    ``num_slots``) or 3 (a row sum), the first of these that any entry breaks, in that order."""
+    low, high, off = False, False, False
+    for b in range(counts.shape[0]):
+        total = 0
+        for i in range(counts.shape[1]):
+            value = counts[b, i]
+            low |= value < 1
+            high |= value > num_slots
+            total += value            # wraps only where a count is above num_slots: reported first
+        off |= total != num_slots
+    return 1 if low else 2 if high else 3 if off else 0
+
+
 def keys_rows(values: np.ndarray, bits: int, keys: np.ndarray) -> None:
     """Kernel of :func:`heubase.eplb.replicate.descending_keys` (each row's own peak): ``keys [B, n]`` (int32).
 
@@ -887,5 +903,6 @@ LAYOUT_ROWS = compile_kernel(layout_rows, "void(int64[:, ::1], float64[:, ::1], 
                                           "float64[:, ::1])")
 HEDGE_ROWS = compile_kernel(hedge_rows, "void(float64[:, ::1], float64, boolean, float64, boolean, float64[:, ::1])")
 NODE_ROWS = compile_kernel(node_rows, "void(float64[:, ::1], int64, int64, int64[:, ::1], float64[:, ::1])")
+COUNTS_ROWS = compile_kernel(counts_rows, "int64(int64[:, :], int64)")
 KEYS_ROWS = compile_kernel(keys_rows, "void(float64[:, ::1], int64, int32[:, ::1])")
 SHARE_ROWS = compile_kernel(share_rows, "boolean(float64[:, ::1], int64, int64[:, ::1])")

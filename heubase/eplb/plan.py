@@ -4,6 +4,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from heubase.eplb.kernels import COUNTS_ROWS
+
+_COUNT_ERRORS = {
+    1: "{name} gave an expert no replica (every count must be >= 1)",
+    2: "{name} gave an expert more than the {num_slots} replicas of its row",
+    3: "{name} must hand out exactly {num_slots} replicas in every row",
+}
+
 
 def numpy_loads(weight: torch.Tensor) -> np.ndarray:
     """Float64 numpy loads of ``weight [L, E]`` (no copy when already float64 on the CPU: treat as read-only);
@@ -138,6 +146,11 @@ def checked_counts(counts: object, weight: torch.Tensor, num_slots: int, name: s
     """
     if not isinstance(counts, torch.Tensor) or counts.shape != weight.shape:
         raise ValueError(f"{name} must return a tensor of shape {tuple(weight.shape)}")
+    if COUNTS_ROWS is not None and counts.dtype == torch.int64 and counts.device.type == "cpu" and counts.dim() == 2:
+        failed = COUNTS_ROWS(counts.numpy(), num_slots)               # one compiled pass, the same checks
+        if failed:
+            raise ValueError(_COUNT_ERRORS[failed].format(name=name, num_slots=num_slots))
+        return counts
     values = counts.detach().to("cpu")
     if values.is_complex():
         raise ValueError(f"{name} must return real replica counts")
@@ -148,9 +161,9 @@ def checked_counts(counts: object, weight: torch.Tensor, num_slots: int, name: s
         raise ValueError(f"{name} must return whole replica counts")
     logcnt = values.astype(np.int64, copy=False)
     if logcnt.size and logcnt.min() < 1:
-        raise ValueError(f"{name} gave an expert no replica (every count must be >= 1)")
+        raise ValueError(_COUNT_ERRORS[1].format(name=name, num_slots=num_slots))
     if logcnt.size and logcnt.max() > num_slots:                                # row sums cannot wrap around
-        raise ValueError(f"{name} gave an expert more than the {num_slots} replicas of its row")
+        raise ValueError(_COUNT_ERRORS[2].format(name=name, num_slots=num_slots))
     if (logcnt.sum(1) != num_slots).any():
-        raise ValueError(f"{name} must hand out exactly {num_slots} replicas in every row")
+        raise ValueError(_COUNT_ERRORS[3].format(name=name, num_slots=num_slots))
     return torch.from_numpy(logcnt).to(counts.device)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+import numpy as np
 import torch
 
 from heubase.eplb.plan import (assemble_slots, build_log2phy, checked_counts, gpu_loads, gpu_of_slot, pack_loads,
@@ -108,3 +109,34 @@ def test_checked_counts_returns_int64_counts(dtype):
     counts = torch.tensor(want, dtype=dtype)
     checked = checked_counts(counts, torch.ones(2, 2), sum(want[0]))
     assert checked.dtype == torch.int64 and checked.tolist() == want
+
+
+def test_compiled_count_checks_fail_as_the_numpy_checks(monkeypatch):
+    import heubase.eplb.plan as plan
+
+    rng = np.random.default_rng(3)
+    outcomes = set()
+    for trial in range(200):
+        low, high = (0 if trial % 2 else -1), (5 if trial % 3 else 13)
+        counts = torch.from_numpy(rng.integers(low, high, (int(rng.integers(1, 6)), 4)))
+        if trial % 4 == 0:
+            counts = counts.T.contiguous().T                                  # strided
+        slots = int(rng.integers(6, 12))
+        if trial % 10 == 0:                                                   # valid counts
+            valid = np.ones((3, 4), dtype=np.int64)
+            valid[:, trial // 10 % 4] += slots - 4
+            counts = torch.from_numpy(valid)
+
+        def outcome():
+            try:
+                return plan.checked_counts(counts, torch.ones(counts.shape), slots, "func_3").tolist()
+            except ValueError as exc:
+                return str(exc)
+        got = outcome()
+        with monkeypatch.context() as patch:
+            patch.setattr(plan, "COUNTS_ROWS", None)
+            want = outcome()
+        assert got == want, (counts, slots)
+        kinds = ("no replica", "more than", "exactly")
+        outcomes.add(next((kind for kind in kinds if kind in got), got) if isinstance(got, str) else "ok")
+    assert outcomes == {"no replica", "more than", "exactly", "ok"}          # every failure, and passes
