@@ -176,6 +176,29 @@ def _group_loads(w: np.ndarray, num_groups: int) -> np.ndarray:
 KEY_BITS = 31  # int32 sort keys, sign bit unused
 
 
+# inlined from heubase.eplb.kernels
+def keys_rows(values: np.ndarray, bits: int, keys: np.ndarray) -> None:
+    """Kernel of :func:`heubase.eplb.replicate.descending_keys` (each row's own peak): ``keys [B, n]`` (int32).
+
+    Per row of ``values [B, n]`` (finite, >= 0): ``(Q - q) << bits | i`` with
+    ``Q = 2 ** (31 - bits) - 1`` and ``q`` the value times ``Q / max(peak,
+    1e-290)``, truncated, as the numpy code computes it.
+    """
+    batch, n = values.shape
+    top = (1 << (31 - bits)) - 1
+    for b in range(batch):
+        peak = values[b, 0]
+        for i in range(1, n):
+            peak = max(peak, values[b, i])
+        scale = top / max(peak, 1e-290)
+        for i in range(n):
+            keys[b, i] = np.int32(((top - np.int64(np.int32(values[b, i] * scale))) << bits) | i)
+
+
+# inlined from heubase.eplb.kernels
+KEYS_ROWS = compile_kernel(keys_rows, "void(float64[:, ::1], int64, int32[:, ::1])")
+
+
 # inlined from heubase.eplb.replicate
 def descending_keys(values: np.ndarray, peak: Optional[np.ndarray | float] = None
                     ) -> tuple[Optional[np.ndarray], int]:
@@ -194,10 +217,15 @@ def descending_keys(values: np.ndarray, peak: Optional[np.ndarray | float] = Non
     value_bits = KEY_BITS - bits
     if value_bits < 16:
         return None, bits
+    if (peak is None and KEYS_ROWS is not None and values.dtype == np.float64 and values.ndim == 2
+            and values.flags.c_contiguous):                                # compiled: the same keys
+        keys = np.empty(values.shape, dtype=np.int32)
+        KEYS_ROWS(values, bits, keys)
+        return keys, bits
     top = (1 << value_bits) - 1
     if peak is None:
         peak = values.max(1, keepdims=True)
-    scale = top / np.maximum(peak, 1e-300)                                 # an all-zero row keeps keys = index
+    scale = top / np.maximum(peak, 1e-290)           # finite (top <= 2 ** 30); an all-zero row keeps keys = index
     keys = (top - (values * scale).astype(np.int32)) << bits
     keys |= np.arange(n, dtype=np.int32)
     return keys, bits
@@ -473,6 +501,35 @@ def proportional_shares(weight: np.ndarray, num_slots: int, power: float = 1.0) 
     return counts
 
 
+# inlined from heubase.eplb.kernels
+def counts_rows(counts: np.ndarray, num_slots: int) -> int:
+    """Kernel of :func:`heubase.eplb.plan.checked_counts`'s checks on int64 ``counts [B, n]``: 0 when every
+    count is in ``[1, num_slots]`` and every row sums to ``num_slots``, else 1 (a count below 1), 2 (above
+    ``num_slots``) or 3 (a row sum), the first of these that any entry breaks, in that order."""
+    low, high, off = False, False, False
+    for b in range(counts.shape[0]):
+        total = 0
+        for i in range(counts.shape[1]):
+            value = counts[b, i]
+            low |= value < 1
+            high |= value > num_slots
+            total += value            # wraps only where a count is above num_slots: reported first
+        off |= total != num_slots
+    return 1 if low else 2 if high else 3 if off else 0
+
+
+# inlined from heubase.eplb.kernels
+COUNTS_ROWS = compile_kernel(counts_rows, "int64(int64[:, :], int64)")
+
+
+# inlined from heubase.eplb.plan
+_COUNT_ERRORS = {
+    1: "{name} gave an expert no replica (every count must be >= 1)",
+    2: "{name} gave an expert more than the {num_slots} replicas of its row",
+    3: "{name} must hand out exactly {num_slots} replicas in every row",
+}
+
+
 # inlined from heubase.eplb.plan
 def checked_counts(counts: object, weight: torch.Tensor, num_slots: int, name: str = "replicator") -> torch.Tensor:
     """Check replica counts produced by ``name`` and return them as int64; ``ValueError`` naming ``name`` otherwise.
@@ -491,6 +548,11 @@ def checked_counts(counts: object, weight: torch.Tensor, num_slots: int, name: s
     """
     if not isinstance(counts, torch.Tensor) or counts.shape != weight.shape:
         raise ValueError(f"{name} must return a tensor of shape {tuple(weight.shape)}")
+    if COUNTS_ROWS is not None and counts.dtype == torch.int64 and counts.device.type == "cpu" and counts.dim() == 2:
+        failed = COUNTS_ROWS(counts.numpy(), num_slots)               # one compiled pass, the same checks
+        if failed:
+            raise ValueError(_COUNT_ERRORS[failed].format(name=name, num_slots=num_slots))
+        return counts
     values = counts.detach().to("cpu")
     if values.is_complex():
         raise ValueError(f"{name} must return real replica counts")
@@ -501,11 +563,11 @@ def checked_counts(counts: object, weight: torch.Tensor, num_slots: int, name: s
         raise ValueError(f"{name} must return whole replica counts")
     logcnt = values.astype(np.int64, copy=False)
     if logcnt.size and logcnt.min() < 1:
-        raise ValueError(f"{name} gave an expert no replica (every count must be >= 1)")
+        raise ValueError(_COUNT_ERRORS[1].format(name=name, num_slots=num_slots))
     if logcnt.size and logcnt.max() > num_slots:                                # row sums cannot wrap around
-        raise ValueError(f"{name} gave an expert more than the {num_slots} replicas of its row")
+        raise ValueError(_COUNT_ERRORS[2].format(name=name, num_slots=num_slots))
     if (logcnt.sum(1) != num_slots).any():
-        raise ValueError(f"{name} must hand out exactly {num_slots} replicas in every row")
+        raise ValueError(_COUNT_ERRORS[3].format(name=name, num_slots=num_slots))
     return torch.from_numpy(logcnt).to(counts.device)
 
 
@@ -687,7 +749,7 @@ def moves_row(table: np.ndarray, load: np.ndarray, src: np.ndarray, weight: np.n
     for i in range(n):
         rank[i] = (2 * top - donor[i] if top > 0 else 1.0) if np.isfinite(donor[i]) else 0.0
         peak = max(peak, rank[i])
-    scale = top_key / max(peak, 1e-300)
+    scale = top_key / max(peak, 1e-290)
     if keyed:
         for i in range(n):
             key[i] = ((top_key - np.int64(np.int32(rank[i] * scale))) << bits) | i
@@ -735,7 +797,7 @@ def replica_order(values: np.ndarray, order: np.ndarray, key: np.ndarray, keyed:
         peak = 0.0
         for i in range(n):
             peak = max(peak, values[i])
-        scale = top / max(peak, 1e-300)
+        scale = top / max(peak, 1e-290)
         for i in range(n):
             key[i] = ((top - np.int64(np.int32(values[i] * scale))) << bits) | i
     kept, moved = 0, 0
