@@ -35,7 +35,7 @@ from heubase.eplb.fast import deal_schedules
 from heubase.eplb.hierarchical import check_cluster, is_hierarchical
 from heubase.eplb.kernels import (DEAL_END, DEAL_ROUND, DEAL_ROWS, DEAL_START, FINISH_ROWS, LAYOUT_ROWS, NODE_ROWS,
                                   PACK_ROWS, REPACK_MOVES, SWAP_ROWS)
-from heubase.eplb.plan import checked_counts, numpy_loads
+from heubase.eplb.plan import checked_counts, numpy_loads, sum_in_order
 from heubase.eplb.replicate import KEY_BITS, move_replicas, order_desc, proportional_shares
 
 Replicator = Callable[[torch.Tensor, int], torch.Tensor]
@@ -133,7 +133,7 @@ def deal_table(ordered: np.ndarray, num_packs: int, switches: Optional[Sequence[
         DEAL_END(switch, loads, packs, table, load)
         return table, load
     if switches is None:                     # items above the row's mean, summed in order as the kernels do
-        above = np.count_nonzero(ordered > np.cumsum(ordered, axis=1)[:, -1:] / items, axis=1)
+        above = np.count_nonzero(ordered > sum_in_order(ordered, 1)[:, None] / items, axis=1)
         centre = (above[:, None] + num_packs - 1) // num_packs
         hs = np.minimum(np.maximum(centre + np.arange(-spread, spread + 1) if spread else centre, 1), capacity)
     else:
@@ -149,16 +149,6 @@ def deal_table(ordered: np.ndarray, num_packs: int, switches: Optional[Sequence[
     table = np.empty(batch * items, dtype=np.int64)
     table[slot.reshape(batch, items) + _row_offsets(batch, items)] = plan
     return table.reshape(batch, items), load
-
-
-def _sum_in_order(values: np.ndarray, axis: int) -> np.ndarray:
-    """Sums over ``axis``, adding item by item in order, as the compiled kernels do (numpy's own ``sum`` is
-    pairwise along a contiguous axis, so its last bits can differ)."""
-    parts = np.moveaxis(values, axis, 0)
-    total = parts[0].copy()
-    for part in parts[1:]:
-        total += part
-    return total
 
 
 def swap_rounds_np(table_w: np.ndarray, table: np.ndarray, rounds: int = 1, near: Optional[float] = 0.03,
@@ -191,7 +181,7 @@ def swap_rounds_np(table_w: np.ndarray, table: np.ndarray, rounds: int = 1, near
         SWAP_ROWS(table_w, table, min(int(rounds), _LARGEST), 0.0 if near is None else float(near), near is not None,
                   k, start, load is not None)
         return
-    load = _sum_in_order(table_w, 2) if load is None else load
+    load = sum_in_order(table_w, 2) if load is None else load
     pack_at = np.arange(batch) * m                                                  # [B]
     within = np.arange(c)[:, None]
     best_at = np.arange(k)[:, None] * (c * c * batch) + np.arange(batch)             # [k, B]
@@ -199,7 +189,7 @@ def swap_rounds_np(table_w: np.ndarray, table: np.ndarray, rounds: int = 1, near
     # work arrays are laid out [pair, item(s), row]: numpy's inner loops then run over the many rows
     for step in range(rounds):
         if step:
-            load = _sum_in_order(table_w, 2)
+            load = sum_in_order(table_w, 2)
         if k == 1:
             hi, lo = load.argmax(1)[None], load.argmin(1)[None]                     # [k, B]
         else:
@@ -208,7 +198,7 @@ def swap_rounds_np(table_w: np.ndarray, table: np.ndarray, rounds: int = 1, near
         hi_at = (hi + pack_at) * c                                                   # first slots [k, B]
         lo_at = (lo + pack_at) * c
         w_hi, w_lo = flat_w[hi_at[:, None] + within], flat_w[lo_at[:, None] + within]   # [k, c, B]
-        half = (_sum_in_order(w_hi, 1) - _sum_in_order(w_lo, 1)) * 0.5
+        half = (sum_in_order(w_hi, 1) - sum_in_order(w_lo, 1)) * 0.5
         target = w_hi - half[:, None]                  # swapping i for j levels the pair when w_j = w_i - half
         if near is not None:                 # a row / column with a near twin on the other side is barred
             if near == 0:
@@ -243,7 +233,7 @@ def _node_rows(w: np.ndarray, num_groups: int, nodes: int) -> tuple[np.ndarray, 
 
 def _group_loads(w: np.ndarray, num_groups: int) -> np.ndarray:
     """``[L, G]`` load of every expert group, its experts summed in order (as the kernels do)."""
-    return np.ascontiguousarray(np.cumsum(w.reshape(w.shape[0], num_groups, -1), axis=2)[..., -1])
+    return np.ascontiguousarray(sum_in_order(w.reshape(w.shape[0], num_groups, -1), 2))
 
 
 def _groups_to_nodes(w: np.ndarray, num_groups: int, nodes: int) -> np.ndarray:

@@ -13,6 +13,18 @@ _COUNT_ERRORS = {
 }
 
 
+def sum_in_order(values: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Sums over ``axis``, adding item by item in order, as the compiled kernels do (numpy's own ``sum`` is
+    pairwise along a contiguous axis, so its last bits can differ).
+
+    >>> sum_in_order(np.array([[1.0, 2.0], [3.0, 4.0]]), 1).tolist()
+    [3.0, 7.0]
+    """
+    if values.shape[axis] == 0:
+        return values.sum(axis)
+    return np.take(np.cumsum(values, axis=axis), -1, axis=axis)
+
+
 def numpy_loads(weight: torch.Tensor) -> np.ndarray:
     """Float64 numpy loads of ``weight [L, E]`` (no copy when already float64 on the CPU: treat as read-only);
     NaN and negative loads count as 0, +inf and loads above 1e300 as 1e300 (so sums stay finite).

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from heubase.eplb.kernels import KEYS_ROWS, SHARE_ROWS
-from heubase.eplb.plan import numpy_loads
+from heubase.eplb.plan import numpy_loads, sum_in_order
 
 
 def _check(weight: torch.Tensor, num_slots: int) -> int:
@@ -133,11 +133,6 @@ def order_desc(values: np.ndarray) -> np.ndarray:
     return np.argsort(-values, axis=1, kind="stable")
 
 
-def _sums_in_order(values: np.ndarray) -> np.ndarray:
-    """Row sums of ``values [B, n]`` added item by item, as the compiled kernel adds them."""
-    return np.cumsum(values, axis=1)[:, -1] if values.shape[1] else np.zeros(values.shape[0])
-
-
 def proportional_shares(weight: np.ndarray, num_slots: int, power: float = 1.0) -> np.ndarray:
     """:func:`replicate_proportional` on numpy loads ``[B, n]`` (finite, >= 0): ``[B, n]`` int64 counts.
 
@@ -167,13 +162,13 @@ def proportional_shares(weight: np.ndarray, num_slots: int, power: float = 1.0) 
                 share = np.exp(np.log(share) * float(power))
         else:                                                              # x ** 0 = 1: equal shares
             share = np.ones_like(share)
-    total = _sums_in_order(share)
+    total = sum_in_order(share, 1)
     if not 1e-280 < total.min() <= total.max() < 1e280:                   # idle, tiny or huge rows: rescale
         share = share / np.maximum(share.max(1, keepdims=True), 1e-300)
-        total = _sums_in_order(share)
+        total = sum_in_order(share, 1)
         if not (total > 0).all():                                          # rows without load share evenly
             share[total <= 0] = 1.0
-            total = _sums_in_order(share)
+            total = sum_in_order(share, 1)
     quota = share * (extra / total)[:, None]
     whole = np.floor(quota)
     left = (extra + 0.5 - whole.sum(1)).astype(np.int64)                   # in [0, n]
